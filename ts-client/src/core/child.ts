@@ -1,0 +1,166 @@
+/**
+ * A running child, as returned by `command.spawn()`: its pid, its stdin, and ways to signal it and to wait
+ * for its end. Events stay on the Command (as in Tauri); `child.stdout`, `child.stderr` and `child.on` reach
+ * them from here too.
+ */
+import type { KillParams } from '../generated/protocol.js';
+import { ErrorCode } from '../generated/errors.js';
+import { encodeBase64, toBytes } from './base64.js';
+import { isSidecarError } from './errors.js';
+import type { Command, CommandEvents, IOPayload } from './command.js';
+import type { Signal } from './options.js';
+import type { ProcessHost } from './process-host.js';
+import type { ProcessRun, TerminatedPayload } from './process-run.js';
+
+export interface KillOptions {
+  /** Default: SIGTERM. */
+  signal?: Signal;
+  /** true (default): the child's process group and every descendant; false: the child alone. */
+  tree?: boolean;
+  /** If the child is still alive this long (ms) after the signal, the tree gets SIGKILL. Default 2000 for SIGTERM, never for other signals; null: never. */
+  forceAfterMs?: number | null;
+}
+
+/** Data for `write`: text (sent as UTF-8) or bytes. */
+export type WriteData = string | Uint8Array | ArrayBuffer | ArrayBufferView | readonly number[];
+
+// Large writes go out as several requests, so no protocol line gets near the sidecar's line limit and the
+// sidecar can start feeding the child before the whole payload has been read. The sidecar keeps the order of
+// writes to one pid.
+const TEXT_CHUNK = 1 << 20; // UTF-16 units; at most 3 MiB of UTF-8
+const BYTES_CHUNK = 3 << 18; // 768 KiB; 1 MiB of base64
+
+export class Child<O extends IOPayload = string> {
+  readonly pid: number;
+  /** The Command this child was spawned from; its events are this child's events. */
+  readonly command: Command<O>;
+  readonly #host: ProcessHost;
+  readonly #run: ProcessRun;
+
+  /** @internal Children are made by Command.spawn(). */
+  constructor(host: ProcessHost, pid: number, command: Command<O>, run: ProcessRun) {
+    this.#host = host;
+    this.pid = pid;
+    this.command = command;
+    this.#run = run;
+  }
+
+  /** The command's stdout emitter ('data' events). */
+  get stdout(): Command<O>['stdout'] {
+    return this.command.stdout;
+  }
+
+  /** The command's stderr emitter ('data' events). */
+  get stderr(): Command<O>['stderr'] {
+    return this.command.stderr;
+  }
+
+  /** Listens to the command's 'close' or 'error'. */
+  on<N extends keyof CommandEvents>(eventName: N, listener: (arg: CommandEvents[N]) => void): this {
+    this.command.on(eventName, listener);
+    return this;
+  }
+
+  /** Listens once to the command's 'close' or 'error'. */
+  once<N extends keyof CommandEvents>(eventName: N, listener: (arg: CommandEvents[N]) => void): this {
+    this.command.once(eventName, listener);
+    return this;
+  }
+
+  /** Stops listening. */
+  off<N extends keyof CommandEvents>(eventName: N, listener: (arg: CommandEvents[N]) => void): this {
+    this.command.off(eventName, listener);
+    return this;
+  }
+
+  /**
+   * Writes to the child's stdin: a string as UTF-8, bytes exactly. Resolves once every byte is in the
+   * child's pipe, so awaiting each write gives flow control. Writes keep their order.
+   */
+  async write(data: WriteData): Promise<void> {
+    const requests: Array<Promise<null>> = [];
+    if (typeof data === 'string') {
+      for (const piece of splitText(data)) requests.push(this.#host.request('write', { pid: this.pid, data: piece }));
+    } else {
+      const bytes = toBytes(data);
+      let offset = 0;
+      do {
+        const piece = bytes.subarray(offset, offset + BYTES_CHUNK);
+        requests.push(this.#host.request('write', { pid: this.pid, data: encodeBase64(piece), encoding: 'base64' }));
+        offset += BYTES_CHUNK;
+      } while (offset < bytes.length);
+    }
+    await Promise.all(requests);
+  }
+
+  /** Closes the child's stdin after pending writes; the child reads end of file. Harmless when already closed or exited. */
+  async closeStdin(): Promise<void> {
+    try {
+      await this.#host.request('closeStdin', { pid: this.pid });
+    } catch (error) {
+      if (!this.#exitedBefore(error)) throw error;
+    }
+  }
+
+  /**
+   * Signals the child. No argument: SIGTERM to the whole tree, then SIGKILL after 2 s if it is still there.
+   * A signal name or number, or `{signal, tree, forceAfterMs}`. Resolves once the signal is sent; 'close'
+   * follows. Killing a child that has already exited does nothing.
+   */
+  async kill(signalOrOptions?: Signal | KillOptions): Promise<void> {
+    if (this.#run.arrivedExit) return;
+    const options: KillOptions =
+      typeof signalOrOptions === 'object' && signalOrOptions !== null ? signalOrOptions : { signal: signalOrOptions };
+    const params: KillParams = { pid: this.pid };
+    if (options.signal !== undefined) params.signal = normalizeSignal(options.signal);
+    if (options.tree !== undefined) params.tree = options.tree;
+    if (options.forceAfterMs !== undefined) params.forceAfterMs = options.forceAfterMs;
+    try {
+      await this.#host.request('kill', params);
+    } catch (error) {
+      if (!this.#exitedBefore(error)) throw error;
+    }
+  }
+
+  /**
+   * Resolves with `{code, signal}` once the child has exited and all its output has been emitted ('close');
+   * rejects with a SidecarError if the connection to the sidecar is lost first.
+   */
+  wait(): Promise<TerminatedPayload> {
+    return this.#run.wait();
+  }
+
+  /** `{code, signal}` once 'close' has been emitted, else undefined. */
+  get exitStatus(): TerminatedPayload | undefined {
+    return this.#run.exitStatus;
+  }
+
+  /** An UnknownProcess answer that only means the child exited before the request reached the sidecar. */
+  #exitedBefore(error: unknown): boolean {
+    // The sidecar writes `exit` before answering a later request about the pid, so by the time such an
+    // answer is read, the exit has been seen.
+    return isSidecarError(error) && error.code === ErrorCode.UnknownProcess && this.#run.arrivedExit !== undefined;
+  }
+}
+
+/** 'TERM' and 'term' mean SIGTERM; numbers pass through. */
+function normalizeSignal(signal: Signal): Signal {
+  if (typeof signal === 'number') return signal;
+  const upper = signal.toUpperCase();
+  return upper.startsWith('SIG') ? upper : `SIG${upper}`;
+}
+
+/** Splits text into pieces of at most TEXT_CHUNK units without cutting a surrogate pair. */
+function splitText(text: string): string[] {
+  if (text.length <= TEXT_CHUNK) return [text];
+  const pieces: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(start + TEXT_CHUNK, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  return pieces;
+}

@@ -1,0 +1,53 @@
+/**
+ * Maps the `encoding` option (Tauri's name) to what travels on the wire and how the client turns it back
+ * into events:
+ *
+ * - utf-8 (the default, any spelling of it): wire "utf-8". The sidecar never splits a character across
+ *   chunks and replaces invalid bytes with U+FFFD, so chunks are usable text as they come.
+ * - 'raw': wire "base64", emitted as Uint8Array chunks, byte-exact.
+ * - any other TextDecoder label ('utf-16le', 'shift_jis', 'windows-1252', ...): wire "base64", decoded here by
+ *   one streaming TextDecoder per stream, so a character split across chunks is never broken.
+ */
+import { SidecarError, ErrorCode } from './errors.js';
+
+export type WireEncoding = 'utf-8' | 'base64';
+
+export type OutputMode =
+  /** Text that arrives as text. */
+  | { readonly kind: 'text'; readonly wire: 'utf-8' }
+  /** Text that arrives as base64 and is decoded here with `label`. */
+  | { readonly kind: 'decoded'; readonly wire: 'base64'; readonly label: string }
+  /** Bytes. */
+  | { readonly kind: 'raw'; readonly wire: 'base64' };
+
+export const RAW = 'raw';
+
+/**
+ * @param bytesIn whether the request also carries bytes the other way (execute's `input` as bytes): then the
+ *   wire must be base64 even for utf-8 text, since one encoding covers both directions.
+ */
+export function resolveEncoding(encoding: string | undefined, bytesIn = false): OutputMode {
+  if (encoding === undefined || encoding === null) {
+    return bytesIn ? { kind: 'decoded', wire: 'base64', label: 'utf-8' } : { kind: 'text', wire: 'utf-8' };
+  }
+  if (encoding === RAW) return { kind: 'raw', wire: 'base64' };
+  let canonical: string;
+  try {
+    canonical = new TextDecoder(encoding).encoding;
+  } catch (cause) {
+    throw new SidecarError(ErrorCode.InvalidParams, `Unknown encoding ${JSON.stringify(encoding)}: use 'raw' or a TextDecoder label such as 'utf-8'.`, {
+      cause,
+      data: { field: 'options.encoding', expected: "'raw' or a TextDecoder label", received: encoding },
+    });
+  }
+  if (canonical === 'utf-8' && !bytesIn) return { kind: 'text', wire: 'utf-8' };
+  return { kind: 'decoded', wire: 'base64', label: canonical };
+}
+
+/**
+ * A decoder for a whole stream of `mode`'s kind. For utf-8 the BOM is kept, as the sidecar's own utf-8
+ * decoding keeps it; other labels follow TextDecoder's defaults.
+ */
+export function createTextDecoder(label: string): TextDecoder {
+  return new TextDecoder(label, { ignoreBOM: label === 'utf-8' });
+}

@@ -1,0 +1,61 @@
+/**
+ * Decodes one output stream (stdout or stderr) of one child, from wire chunks to the events a Command emits:
+ * lines of text, or byte chunks for 'raw'. One instance per stream per run, because decoders and partial
+ * lines carry state between chunks.
+ */
+import { decodeBase64 } from './base64.js';
+import { createTextDecoder, type OutputMode } from './encoding.js';
+import { LineBuffer } from './lines.js';
+
+export interface OutputDecoder {
+  /** A `data` string from a stdout/stderr notification. */
+  push(wireData: string): void;
+  /** The stream is over (the child exited): emit what is held back. */
+  end(): void;
+}
+
+export function createOutputDecoder(
+  mode: OutputMode,
+  emit: (chunk: string | Uint8Array) => void,
+  idleFlushMs: number | null,
+): OutputDecoder {
+  switch (mode.kind) {
+    case 'raw':
+      return { push: (data) => emit(decodeBase64(data)), end: () => {} };
+    case 'text': {
+      const lines = new LineBuffer(emit, { idleFlushMs });
+      return {
+        push: (data) => lines.push(data),
+        end: () => {
+          lines.flush();
+          lines.dispose();
+        },
+      };
+    }
+    case 'decoded': {
+      const decoder = createTextDecoder(mode.label);
+      const lines = new LineBuffer(emit, { idleFlushMs });
+      return {
+        // stream: true holds an incomplete character back until its other bytes arrive.
+        push: (data) => lines.push(decoder.decode(decodeBase64(data), { stream: true })),
+        end: () => {
+          lines.push(decoder.decode());
+          lines.flush();
+          lines.dispose();
+        },
+      };
+    }
+  }
+}
+
+/** Decodes a whole output (execute's result) to the type its mode emits. */
+export function decodeWhole(mode: OutputMode, wireData: string): string | Uint8Array {
+  switch (mode.kind) {
+    case 'text':
+      return wireData;
+    case 'raw':
+      return decodeBase64(wireData);
+    case 'decoded':
+      return createTextDecoder(mode.label).decode(decodeBase64(wireData));
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * What a Command and a Child need from the connection that runs them. Sidecar implements it; the interface
+ * keeps command.ts and child.ts free of the connection's internals (and of an import cycle with sidecar.ts).
+ */
+import type { RequestMethod, RequestTypes } from '../generated/methods.js';
+import type { SpawnParams } from '../generated/protocol.js';
+import type { ProcessSink } from './process-run.js';
+
+export interface CallOptions {
+  /** Aborting sends `$/cancelRequest` for the call (execute then fails with Cancelled). */
+  signal?: AbortSignal;
+}
+
+export interface ProcessHost {
+  request<M extends RequestMethod>(
+    method: M,
+    params: RequestTypes[M]['params'],
+    options?: CallOptions,
+  ): Promise<RequestTypes[M]['result']>;
+  /**
+   * Sends `spawn` and routes the new pid's notifications to `sink` from the moment the answer is read, so
+   * that none is lost; resolves with the pid.
+   */
+  spawnProcess(params: SpawnParams, sink: ProcessSink): Promise<number>;
+}

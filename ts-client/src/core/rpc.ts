@@ -1,0 +1,232 @@
+/**
+ * JSON-RPC 2.0 over a Transport: numbers outgoing requests, matches answers to them by id, and hands
+ * notifications to the layer above. It knows the protocol's framing (one message per line) and nothing of
+ * processes.
+ */
+import { ClientErrorCode, SidecarError, errorFromWire, notConnectedError } from './errors.js';
+import { ErrorCode } from '../generated/errors.js';
+import { LineSplitter } from './framing.js';
+import type { Transport, TransportCloseInfo } from './transport.js';
+
+export interface RpcHandlers {
+  /** A notification from the sidecar (stdout, stderr, exit). */
+  notification(method: string, params: unknown): void;
+  /** Something arrived that is not a message we can act on; the connection goes on. */
+  protocolError(error: SidecarError): void;
+  /** The transport closed; every pending request has been rejected with `error`. */
+  closed(error: SidecarError, info: TransportCloseInfo): void;
+}
+
+export interface RequestOptions<R = unknown> {
+  /**
+   * Aborting sends `$/cancelRequest` for this request; the sidecar then answers (for `execute`, with
+   * Cancelled). If the signal has already fired, nothing is sent and the call fails at once.
+   */
+  signal?: AbortSignal;
+  /**
+   * Called synchronously when the result arrives, before any later message is read. The promise's own
+   * continuation runs later (on a microtask), after the rest of the chunk has been dispatched; anything that
+   * must be in place before the next message (such as routing a new pid) belongs here.
+   */
+  onResult?: (result: R) => void;
+}
+
+interface Pending {
+  readonly method: string;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: SidecarError) => void;
+  readonly onResult: ((result: any) => void) | undefined;
+}
+
+type State = 'open' | 'closed';
+
+export class RpcConnection {
+  readonly #transport: Transport;
+  readonly #handlers: RpcHandlers;
+  readonly #pending = new Map<number, Pending>();
+  readonly #splitter: LineSplitter;
+  #nextId = 1;
+  #state: State = 'open';
+  #closedError: SidecarError | undefined;
+  /** Longest line the sidecar accepts (from initialize); longer requests fail here instead of hanging. */
+  maxLineBytes: number | undefined;
+
+  constructor(transport: Transport, handlers: RpcHandlers) {
+    this.#transport = transport;
+    this.#handlers = handlers;
+    this.#splitter = new LineSplitter((line) => this.#receive(line));
+    transport.start({
+      data: (chunk) => {
+        if (this.#state === 'open') this.#splitter.push(chunk);
+      },
+      close: (info) => this.#close(info),
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  request<R = unknown>(method: string, params: unknown, options: RequestOptions<R> = {}): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      if (this.#state !== 'open') {
+        reject(notConnectedError(`Cannot send ${method}: the sidecar connection is closed.`, this.#closedError));
+        return;
+      }
+      const { signal } = options;
+      if (signal?.aborted) {
+        reject(new SidecarError(ErrorCode.Cancelled, `${method} was aborted before it was sent.`, { cause: signal.reason, method }));
+        return;
+      }
+      const id = this.#nextId++;
+      const onAbort = () => this.notify('$/cancelRequest', { id });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => signal?.removeEventListener('abort', onAbort);
+      this.#pending.set(id, {
+        method,
+        resolve: (result) => {
+          settle();
+          resolve(result as R);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+        onResult: options.onResult,
+      });
+      const failure = this.#send({ jsonrpc: '2.0', id, method, params }, method);
+      if (failure) {
+        this.#pending.delete(id);
+        settle();
+        reject(failure);
+      }
+    });
+  }
+
+  notify(method: string, params: unknown): void {
+    if (this.#state !== 'open') return;
+    const failure = this.#send({ jsonrpc: '2.0', method, params }, method);
+    if (failure) this.#handlers.protocolError(failure);
+  }
+
+  /** Rejects every pending request with `error` (dispose uses this; the requests are not cancelled on the wire). */
+  rejectPending(error: SidecarError): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(error);
+  }
+
+  /** Returns an error instead of throwing, so that request() can reject just the one call. */
+  #send(message: object, method: string): SidecarError | undefined {
+    const line = JSON.stringify(message) + '\n';
+    const limit = this.maxLineBytes;
+    // A line the sidecar would discard would also never be answered (its MessageTooLarge carries id null).
+    // A string's UTF-8 size is between its length and three times that; count exactly only when it matters.
+    if (limit !== undefined && line.length * 3 > limit) {
+      const bytes = new TextEncoder().encode(line).length;
+      if (bytes > limit) {
+        return new SidecarError(ErrorCode.MessageTooLarge, `The ${method} request is ${bytes} bytes, more than the sidecar accepts (${limit}).`, {
+          data: { limit, received: bytes },
+          method,
+        });
+      }
+    }
+    try {
+      const written = this.#transport.write(line);
+      if (written && typeof (written as Promise<void>).then === 'function') {
+        (written as Promise<void>).catch((cause: unknown) => this.#writeFailed(cause));
+      }
+      return undefined;
+    } catch (cause) {
+      return new SidecarError(ClientErrorCode.ConnectionClosed, `Could not send ${method} to the sidecar.`, { cause, method });
+    }
+  }
+
+  #writeFailed(cause: unknown): void {
+    // A failed write means the sidecar is going away; the transport reports that through close(), which
+    // rejects whatever is pending. Until then, say what happened.
+    this.#handlers.protocolError(new SidecarError(ClientErrorCode.ConnectionClosed, 'Writing to the sidecar failed.', { cause }));
+  }
+
+  #receive(line: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch (cause) {
+      this.#handlers.protocolError(
+        new SidecarError(ClientErrorCode.ProtocolError, 'The sidecar wrote a line that is not JSON.', { cause, data: { line: line.slice(0, 200) } }),
+      );
+      return;
+    }
+    if (Array.isArray(message)) for (const m of message) this.#dispatch(m);
+    else this.#dispatch(message);
+  }
+
+  #dispatch(message: unknown): void {
+    if (typeof message !== 'object' || message === null) {
+      this.#handlers.protocolError(new SidecarError(ClientErrorCode.ProtocolError, 'The sidecar sent a message that is not an object.', { data: message }));
+      return;
+    }
+    const m = message as { id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
+    if (typeof m.method === 'string') {
+      // We serve no requests; a message with a method is a notification to us.
+      this.#handlers.notification(m.method, m.params);
+      return;
+    }
+    const pending = typeof m.id === 'number' ? this.#pending.get(m.id) : undefined;
+    if (!pending) {
+      // An answer with id null is the sidecar telling us a line of ours was unreadable (ParseError,
+      // MessageTooLarge): report it, since the request it belonged to cannot be known.
+      const error = m.error !== undefined ? errorFromWire(m.error) : undefined;
+      this.#handlers.protocolError(
+        error ?? new SidecarError(ClientErrorCode.ProtocolError, `The sidecar answered an unknown request id ${JSON.stringify(m.id)}.`, { data: message }),
+      );
+      return;
+    }
+    this.#pending.delete(m.id as number);
+    if (m.error !== undefined) {
+      pending.reject(errorFromWire(m.error, pending.method));
+      return;
+    }
+    try {
+      pending.onResult?.(m.result);
+    } catch (error) {
+      pending.reject(error instanceof SidecarError ? error : new SidecarError(ClientErrorCode.ProtocolError, String(error), { cause: error }));
+      return;
+    }
+    pending.resolve(m.result);
+  }
+
+  /** Gives up on a transport that never reported its end: behaves as if it had closed with `info`. */
+  abandon(info: TransportCloseInfo, error: SidecarError): void {
+    this.#close(info, error);
+  }
+
+  #close(info: TransportCloseInfo, knownError?: SidecarError): void {
+    if (this.#state === 'closed') return;
+    // Lines that were complete when the stream ended are still valid answers.
+    this.#splitter.end();
+    this.#state = 'closed';
+    const error = knownError ?? closedError(info);
+    this.#closedError = error;
+    this.rejectPending(error);
+    this.#handlers.closed(error, info);
+  }
+}
+
+function closedError(info: TransportCloseInfo): SidecarError {
+  let how: string;
+  if (info.error !== undefined) how = `failed: ${info.error instanceof Error ? info.error.message : String(info.error)}`;
+  else if (info.signal != null) how = `was killed by signal ${info.signal}`;
+  else if (info.code != null) how = `exited with code ${info.code}`;
+  else how = 'closed its stream';
+  const tail = info.stderrTail?.trim();
+  return new SidecarError(ClientErrorCode.ConnectionClosed, `The sidecar ${how}.${tail ? ` Its last output: ${tail.slice(-500)}` : ''}`, {
+    cause: info.error,
+    data: { code: info.code ?? null, signal: info.signal ?? null, stderr: info.stderrTail },
+  });
+}

@@ -1,0 +1,259 @@
+/**
+ * Sidecar: one connection to one sidecar process. It owns the transport and the JSON-RPC connection, routes
+ * each pid's notifications to the child that spawned it, and shuts everything down on dispose().
+ */
+import { PROTOCOL_VERSION, type HostNotificationMethod, type HostNotificationTypes, type RequestMethod, type RequestTypes } from '../generated/methods.js';
+import type { ExitParams, InitializeParams, InitializeResult, OutputParams, SpawnParams } from '../generated/protocol.js';
+import { Command, type IOPayload } from './command.js';
+import { getDefaultSidecar, setDefaultSidecar } from './default-sidecar.js';
+import { EventEmitter } from './emitter.js';
+import { ClientErrorCode, SidecarError, notConnectedError } from './errors.js';
+import type { CommandOptions } from './options.js';
+import type { CallOptions, ProcessHost } from './process-host.js';
+import type { ProcessSink } from './process-run.js';
+import { RpcConnection } from './rpc.js';
+import type { Transport, TransportCloseInfo } from './transport.js';
+
+export interface ConnectOptions {
+  /**
+   * dispose(): how long (ms) to wait for the sidecar to stop its children and exit before it is killed.
+   * Default 5000 (the sidecar gives children 2 s between SIGTERM and SIGKILL).
+   */
+  shutdownTimeoutMs?: number;
+}
+
+export interface LaunchOptions extends ConnectOptions {
+  /** How to reach the sidecar. The 'process-sidecar/node' and 'process-sidecar/tauri' entries supply one. */
+  transport?: Transport;
+  /** Make this sidecar the one Command.create() uses. Default true. */
+  setDefault?: boolean;
+  /** Sent with initialize. */
+  clientInfo?: InitializeParams['clientInfo'];
+  /** How long (ms) the sidecar may take to answer initialize. Default 30000. */
+  startTimeoutMs?: number;
+}
+
+export interface SidecarCloseEvent {
+  /** The sidecar's exit code, when known. */
+  code: number | null;
+  /** The signal that ended the sidecar, when one did. */
+  signal: string | number | null;
+  /** What pending calls and running children were failed with. */
+  error: SidecarError;
+}
+
+export interface SidecarEvents {
+  /** The connection is over: the sidecar exited (or its stream ended), after dispose() or unexpectedly. */
+  close: SidecarCloseEvent;
+  /** A message from the sidecar that could not be matched to anything (the connection goes on). */
+  error: SidecarError;
+}
+
+export type SidecarState = 'open' | 'disposing' | 'closed';
+
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+const DEFAULT_START_TIMEOUT_MS = 30000;
+/** After shutdown (or its time limit), how long end-of-file and then a kill each get to end the process. */
+const EXIT_GRACE_MS = 2000;
+
+export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost {
+  /**
+   * Starts a sidecar through `options.transport`, waits for its answer to initialize, and (unless
+   * `setDefault: false`) makes it the default for Command.create(). Import Sidecar from
+   * 'process-sidecar/node' or 'process-sidecar/tauri' to get a transport chosen for you.
+   */
+  static async launch(options: LaunchOptions = {}): Promise<Sidecar> {
+    const { transport } = options;
+    if (!transport) {
+      throw notConnectedError(
+        "Sidecar.launch() needs a transport: import Sidecar from 'process-sidecar/node' or 'process-sidecar/tauri', or pass options.transport.",
+      );
+    }
+    const sidecar = new this(transport, options);
+    try {
+      await withTimeout(
+        sidecar.initialize(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
+        options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+        () => notConnectedError(`The sidecar did not answer initialize within ${options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS} ms.`),
+      );
+    } catch (error) {
+      await sidecar.dispose();
+      throw error;
+    }
+    if (options.setDefault !== false) setDefaultSidecar(sidecar);
+    return sidecar;
+  }
+
+  readonly #transport: Transport;
+  readonly #rpc: RpcConnection;
+  readonly #processes = new Map<number, ProcessSink>();
+  readonly #shutdownTimeoutMs: number;
+  readonly #closed: Promise<void>;
+  #markClosed!: () => void;
+  #disposing: Promise<void> | undefined;
+  #closeError: SidecarError | undefined;
+  #info: InitializeResult | undefined;
+
+  /**
+   * Connects over `transport` and starts it, without the initialize handshake (launch() does both).
+   */
+  constructor(transport: Transport, options: ConnectOptions = {}) {
+    super();
+    this.#transport = transport;
+    this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
+    this.#rpc = new RpcConnection(transport, {
+      notification: (method, params) => this.#onNotification(method, params),
+      protocolError: (error) => this.emit('error', error),
+      closed: (error, info) => this.#onClosed(error, info),
+    });
+  }
+
+  /** What the sidecar said about itself in initialize (undefined before it answered). */
+  get info(): InitializeResult | undefined {
+    return this.#info;
+  }
+
+  get state(): SidecarState {
+    if (!this.#rpc.isOpen) return 'closed';
+    return this.#disposing ? 'disposing' : 'open';
+  }
+
+  /** Resolves when the connection is over (after dispose(), or when the sidecar exits on its own). */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** The handshake: learns the sidecar's version and limits. launch() calls it. */
+  async initialize(params: InitializeParams = {}): Promise<InitializeResult> {
+    const result = await this.request('initialize', params);
+    if (result.protocolVersion !== PROTOCOL_VERSION) {
+      throw new SidecarError(
+        ClientErrorCode.ProtocolError,
+        `The sidecar speaks protocol version ${String(result.protocolVersion)}; this client speaks ${PROTOCOL_VERSION}.`,
+        { data: result },
+      );
+    }
+    this.#info = result;
+    this.#rpc.maxLineBytes = result.capabilities.maxLineBytes;
+    return result;
+  }
+
+  /** A Command that runs on this sidecar (Command.create() runs on the default one). */
+  command(program: string, args: string | readonly string[] | undefined, options: CommandOptions & { encoding: 'raw' }): Command<Uint8Array>;
+  command(program: string, args?: string | readonly string[], options?: CommandOptions): Command<string>;
+  command(program: string, args?: string | readonly string[], options?: CommandOptions): Command<any> {
+    return new Command(program, args, options, this);
+  }
+
+  /** Sends a request of the protocol and resolves with its result; rejects with a SidecarError. */
+  request<M extends RequestMethod>(
+    method: M,
+    params: RequestTypes[M]['params'],
+    options: CallOptions & { onResult?: (result: RequestTypes[M]['result']) => void } = {},
+  ): Promise<RequestTypes[M]['result']> {
+    if (this.#disposing) return Promise.reject(notConnectedError(`Cannot send ${method}: the sidecar has been disposed.`));
+    return this.#rpc.request<RequestTypes[M]['result']>(method, params, options);
+  }
+
+  /** Sends a notification of the protocol (`$/cancelRequest`). */
+  notify<M extends HostNotificationMethod>(method: M, params: HostNotificationTypes[M]): void {
+    if (!this.#disposing) this.#rpc.notify(method, params);
+  }
+
+  /** @internal Used by Command.spawn(). */
+  async spawnProcess(params: SpawnParams, sink: ProcessSink): Promise<number> {
+    const { pid } = await this.request('spawn', params, {
+      // Route the pid before the next message is read: its output may be in the same chunk as this answer.
+      onResult: (result) => this.#processes.set(result.pid, sink),
+    });
+    return pid;
+  }
+
+  /**
+   * Ends the connection: fails pending calls with one Disposed error, asks the sidecar to stop every child
+   * (their 'close' events still arrive) and to exit, and kills it if it has not exited in time. Resolves when
+   * the sidecar is gone. Calling it again returns the same promise.
+   */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#dispose();
+    return this.#disposing;
+  }
+
+  async #dispose(): Promise<void> {
+    if (getDefaultSidecar() === this) setDefaultSidecar(null);
+    this.#rpc.rejectPending(new SidecarError(ClientErrorCode.Disposed, 'The sidecar was disposed while this call was pending.'));
+    if (!this.#rpc.isOpen) return;
+    // shutdown stops every child tree and reports each exit before it answers; the sidecar then exits.
+    const shutdown = this.#rpc.request('shutdown', {}).catch(() => undefined);
+    await withTimeout(Promise.race([shutdown, this.#closed]), this.#shutdownTimeoutMs, () => undefined).catch(() => undefined);
+    if (await this.#closesWithin(0)) return;
+    // End of file also makes the sidecar stop; it is the only way left if shutdown went unanswered.
+    try {
+      await this.#transport.end();
+    } catch {
+      // The stream may already be gone; the close event says so.
+    }
+    if (await this.#closesWithin(EXIT_GRACE_MS)) return;
+    this.#transport.destroy();
+    if (await this.#closesWithin(EXIT_GRACE_MS)) return;
+    // The transport never reported the end; stop waiting for it.
+    this.#onClosed(new SidecarError(ClientErrorCode.ConnectionClosed, 'The sidecar did not exit after it was killed.'), {});
+  }
+
+  async #closesWithin(ms: number): Promise<boolean> {
+    if (!this.#rpc.isOpen) return true;
+    if (ms === 0) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const closed = await Promise.race([this.#closed.then(() => true), timeout]);
+    clearTimeout(timer);
+    return closed;
+  }
+
+  #onNotification(method: string, params: unknown): void {
+    switch (method) {
+      case 'stdout':
+      case 'stderr': {
+        const { pid, data } = params as OutputParams;
+        this.#processes.get(pid)?.[method](data);
+        break;
+      }
+      case 'exit': {
+        const exit = params as ExitParams;
+        const sink = this.#processes.get(exit.pid);
+        // Exit is the last message for a pid.
+        this.#processes.delete(exit.pid);
+        sink?.exit(exit);
+        break;
+      }
+      default:
+        // Newer sidecars may add notifications; an older client ignores them.
+        break;
+    }
+  }
+
+  #onClosed(error: SidecarError, info: TransportCloseInfo): void {
+    if (this.#closeError) return;
+    this.#closeError = error;
+    if (this.#rpc.isOpen) this.#rpc.abandon(info, error);
+    const sinks = [...this.#processes.values()];
+    this.#processes.clear();
+    for (const sink of sinks) sink.lost(error);
+    this.#markClosed();
+    this.emit('close', { code: info.code ?? null, signal: info.signal ?? null, error });
+  }
+}
+
+/** Rejects with `onTimeout()` (or resolves with it, if it returns no error) when `promise` takes longer than `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => SidecarError | undefined): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T | undefined>((resolve, reject) => {
+    timer = setTimeout(() => {
+      const error = onTimeout();
+      if (error) reject(error);
+      else resolve(undefined);
+    }, ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

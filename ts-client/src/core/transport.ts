@@ -1,0 +1,37 @@
+/**
+ * What the connection needs from whatever carries bytes to and from the sidecar: a child process's stdio
+ * (Node, Tauri), an ssh session, a pair of Web streams. A transport knows nothing of JSON-RPC; it moves
+ * text one way and byte chunks the other, and says once when the other side is gone.
+ */
+
+export interface TransportCloseInfo {
+  /** The sidecar's exit code, when the transport ran it as a process and it exited. */
+  code?: number | null;
+  /** The signal that ended the sidecar's process, when one did. */
+  signal?: string | number | null;
+  /** Why the transport failed, if it did (e.g. the sidecar program could not be started). */
+  error?: unknown;
+  /** The last lines the sidecar wrote to its stderr, if the transport kept them: they usually say what went wrong. */
+  stderrTail?: string;
+}
+
+export interface TransportEvents {
+  /** A chunk of the sidecar's stdout, in order. Chunks may split lines, and bytes may split characters. */
+  data(chunk: Uint8Array | string): void;
+  /** The sidecar is gone (process exited, stream ended or failed). Called once; no data follows. */
+  close(info: TransportCloseInfo): void;
+}
+
+export interface Transport {
+  /**
+   * Starts the transport (e.g. spawns the sidecar) and begins delivering events. Called once. Writes may be
+   * issued right after start(), before the transport is fully up: the transport queues them.
+   */
+  start(events: TransportEvents): void;
+  /** Sends text (whole protocol lines, each ending in "\n") to the sidecar's stdin. Writes keep their order. */
+  write(text: string): void | Promise<void>;
+  /** Closes the sidecar's stdin: on end of file the sidecar stops its children and exits. */
+  end(): void | Promise<void>;
+  /** Stops the sidecar now (kills its process, tears down the stream). Used when end() did not make it exit in time. */
+  destroy(): void;
+}
