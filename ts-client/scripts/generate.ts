@@ -16,7 +16,8 @@ import { compile, type JSONSchema } from 'json-schema-to-typescript';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const clientDir = path.resolve(here, '..');
-const protocolDir = path.resolve(clientDir, '..', 'protocol');
+// PROTOCOL_DIR lets the tests point the check at a modified copy, to prove that it catches drift.
+const protocolDir = path.resolve(process.env.PROTOCOL_DIR ?? path.join(clientDir, '..', 'protocol'));
 const schemasDir = path.join(protocolDir, 'schemas');
 const outDir = path.join(clientDir, 'src', 'generated');
 

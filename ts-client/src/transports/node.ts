@@ -32,7 +32,12 @@ export interface NodeTransportOptions {
 
 const STDERR_TAIL_BYTES = 4096;
 
-export function createNodeTransport(options: NodeTransportOptions = {}): Transport {
+export interface NodeTransport extends Transport {
+  /** The sidecar's process id, once started. */
+  readonly pid: number | undefined;
+}
+
+export function createNodeTransport(options: NodeTransportOptions = {}): NodeTransport {
   const program = options.program ?? options.python ?? (process.platform === 'win32' ? 'python' : 'python3');
   const args = options.program ? [...(options.args ?? [])] : ['-m', 'sidecar', ...(options.args ?? [])];
   let child: NodeChildProcess | undefined;
@@ -40,6 +45,9 @@ export function createNodeTransport(options: NodeTransportOptions = {}): Transpo
   let closed = false;
 
   return {
+    get pid() {
+      return child?.pid;
+    },
     start(events: TransportEvents) {
       const close = (info: Parameters<TransportEvents['close']>[0]) => {
         if (closed) return;
