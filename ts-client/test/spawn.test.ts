@@ -200,7 +200,8 @@ describe('encodings', () => {
     const [node, args] = nodeScript(
       'process.stdout.write(Buffer.from([0x41, 0xe2])); setTimeout(() => process.stdout.write(Buffer.from([0x82, 0xac, 0x0a])), 200)',
     );
-    const command = sidecar.command(node, args);
+    // idleFlushMs null: the pause is longer than the idle flush, which would emit "A" alone (correctly).
+    const command = sidecar.command(node, args, { idleFlushMs: null });
     const out = collect(command);
     const child = await command.spawn();
     await child.wait();
