@@ -72,6 +72,9 @@ test('dispose rejects pending calls with one Disposed error, stops children, end
   const sidecar = await Sidecar.launch({ transport, setDefault: false });
   const sidecarPid = transport.pid!;
   assert.ok(processExists(sidecarPid));
+  // Answers to calls that dispose gave up on must not surface as protocol errors.
+  const protocolErrors: SidecarError[] = [];
+  sidecar.on('error', (e) => protocolErrors.push(e));
 
   const [node, args] = nodeScript('process.stdout.write("ready\\n"); setInterval(() => {}, 1000)');
   const command = sidecar.command(node, args);
@@ -102,6 +105,7 @@ test('dispose rejects pending calls with one Disposed error, stops children, end
   assert.ok(await eventually(() => !processExists(sidecarPid)), 'the sidecar process has exited');
   await sidecar.dispose();
   await assert.rejects(sidecar.command('true').execute(), hasCode(ClientErrorCode.NotConnected));
+  assert.deepEqual(protocolErrors, []);
 });
 
 test('an unexpected sidecar exit rejects pending calls and ends live children with error and close', { timeout: 30000 }, async () => {

@@ -44,6 +44,8 @@ export class RpcConnection {
   readonly #transport: Transport;
   readonly #handlers: RpcHandlers;
   readonly #pending = new Map<number, Pending>();
+  /** Ids given up here (dispose) whose answers may still come; they are dropped quietly. */
+  readonly #abandoned = new Set<number>();
   readonly #splitter: LineSplitter;
   #nextId = 1;
   #state: State = 'open';
@@ -115,9 +117,12 @@ export class RpcConnection {
 
   /** Rejects every pending request with `error` (dispose uses this; the requests are not cancelled on the wire). */
   rejectPending(error: SidecarError): void {
-    const pending = [...this.#pending.values()];
+    const pending = [...this.#pending.entries()];
     this.#pending.clear();
-    for (const p of pending) p.reject(error);
+    for (const [id, p] of pending) {
+      this.#abandoned.add(id);
+      p.reject(error);
+    }
   }
 
   /** Returns an error instead of throwing, so that request() can reject just the one call. */
@@ -178,6 +183,7 @@ export class RpcConnection {
       return;
     }
     const pending = typeof m.id === 'number' ? this.#pending.get(m.id) : undefined;
+    if (!pending && this.#abandoned.delete(m.id as number)) return;
     if (!pending) {
       // An answer with id null is the sidecar telling us a line of ours was unreadable (ParseError,
       // MessageTooLarge): report it, since the request it belonged to cannot be known.

@@ -4,7 +4,7 @@
  */
 import { PROTOCOL_VERSION, type HostNotificationMethod, type HostNotificationTypes, type RequestMethod, type RequestTypes } from '../generated/methods.js';
 import type { ExitParams, InitializeParams, InitializeResult, OutputParams, SpawnParams } from '../generated/protocol.js';
-import { Command, type IOPayload } from './command.js';
+import { Command } from './command.js';
 import { getDefaultSidecar, setDefaultSidecar } from './default-sidecar.js';
 import { EventEmitter } from './emitter.js';
 import { ClientErrorCode, SidecarError, notConnectedError } from './errors.js';
