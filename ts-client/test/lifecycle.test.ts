@@ -124,7 +124,8 @@ test('an unexpected sidecar exit rejects pending calls and ends live children wi
   });
   command.on('close', (payload) => events.push(`close ${JSON.stringify(payload)}`));
   const sidecarClosed = nextEvent(sidecar, 'close');
-  const pending = sidecar.command('sleep', ['30']).execute();
+  // Short: a SIGKILLed sidecar cannot stop this child, and its pid is not ours to kill.
+  const pending = sidecar.command('sleep', ['2']).execute();
   const exited = child.wait();
   try {
     process.kill(transport.pid!, 'SIGKILL');

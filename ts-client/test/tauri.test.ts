@@ -11,7 +11,15 @@ import { spawn, type ChildProcess as NodeChild } from 'node:child_process';
 import { constants } from 'node:os';
 import { after, before, test } from 'node:test';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { Command, Sidecar, DEFAULT_TAURI_SIDECAR, getDefaultSidecar, type TerminatedPayload } from '../src/transports/tauri.js';
+import {
+  ClientErrorCode,
+  Command,
+  DEFAULT_TAURI_SIDECAR,
+  Sidecar,
+  getDefaultSidecar,
+  isSidecarError,
+  type TerminatedPayload,
+} from '../src/transports/tauri.js';
 import { nextEvent, python, repoRoot, sleep } from './helpers.js';
 
 interface SpawnArgs {
@@ -140,12 +148,13 @@ test('write and closeStdin through stdin_write; raw bytes; dispose ends the side
   assert.equal(calls.slice(before).some((c) => c.cmd === 'plugin:shell|kill'), false, 'no kill was needed');
 });
 
-test('the sidecar exiting on its own is reported to pending calls', { timeout: 30000 }, async () => {
+test('the sidecar dying is reported to pending calls', { timeout: 30000 }, async () => {
   const sidecar = await Sidecar.launch({ setDefault: false, stderr: 'ignore' });
   const pid = sidecarPids.at(-1)!;
-  const pending = sidecar.command('sleep', ['30']).execute();
+  // Short: a SIGKILLed sidecar cannot stop its children, so this one must end by itself.
+  const pending = sidecar.command('sleep', ['2']).execute();
   await sleep(200);
-  processes.get(pid)!.kill('SIGTERM'); // the sidecar stops its children and exits 0
-  await assert.rejects(pending, /sidecar/i);
+  processes.get(pid)!.kill('SIGKILL');
+  await assert.rejects(pending, (error: unknown) => isSidecarError(error) && error.code === ClientErrorCode.ConnectionClosed);
   assert.equal(sidecar.state, 'closed');
 });
