@@ -1,0 +1,30 @@
+# The two commands in the README: `make demo` and `make test`. Both set themselves up from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+TS_STAMP := ts-client/node_modules/.installed-stamp
+
+.PHONY: demo test test-python test-ts setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+$(TS_STAMP): ts-client/package.json ts-client/package-lock.json
+	cd ts-client && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: $(STAMP)
+	$(PY) protocol/examples/demo_host.py
+
+test: test-python
+
+test-python: $(STAMP)
+	$(PY) -m pytest
+
+test-ts: $(STAMP) $(TS_STAMP)
+	cd ts-client && SIDECAR_PYTHON=$(CURDIR)/$(PY) npm test

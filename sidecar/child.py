@@ -1,0 +1,207 @@
+"""One child process as asyncio sees it: its pipes, its stdin flow control, its end.
+
+The child is finished when it has exited AND its stdout and stderr reached end of file: asyncio's
+subprocess transport calls connection_lost only then (see CPython's asyncio/base_subprocess.py), which is
+what lets the sidecar promise that `exit` comes after every byte of output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable, Protocol
+
+from .errors import SidecarError
+
+
+class OutputSink(Protocol):
+    def feed(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ChildProcess(asyncio.SubprocessProtocol):
+    def __init__(self, stdout: OutputSink, stderr: OutputSink, *, stdin_pipe: bool) -> None:
+        self.pid = 0
+        self.returncode: int | None = None
+        self.finished: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._sinks = {1: stdout, 2: stderr}
+        self._started: list[Callable[[ChildProcess], None]] = []
+        self._finishing: list[Callable[[ChildProcess], None]] = []
+        self._pause_reasons: set[str] = set()
+        # stdin: "null" (never had a pipe), "open", "closing" (closeStdin asked), "closed", "broken" (EPIPE)
+        self._stdin_state = "open" if stdin_pipe else "null"
+        self._stdin_closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+
+    # -- who wants to know -------------------------------------------------------------------------------
+
+    def on_started(self, callback: Callable[[ChildProcess], None]) -> None:
+        """Called with the pid known, before any output or exit is delivered."""
+        self._started.append(callback)
+
+    def on_finished(self, callback: Callable[[ChildProcess], None]) -> None:
+        """Called once, synchronously, when the child has exited and its output pipes are at end of file."""
+        self._finishing.append(callback)
+
+    @property
+    def exit_status(self) -> tuple[int | None, int | None]:
+        """(code, signal): code is None when a signal ended the child, signal is None otherwise."""
+        assert self.returncode is not None
+        if self.returncode < 0:
+            return None, -self.returncode
+        return self.returncode, None
+
+    @property
+    def exited(self) -> bool:
+        """The process itself is gone (reaped); its pipes may still be open in descendants."""
+        return self.returncode is not None
+
+    # -- asyncio.SubprocessProtocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self._transport = transport
+        self.pid = transport.get_pid()
+        stdin = transport.get_pipe_transport(0)
+        if stdin is not None:
+            # Pause (and so block write()) whenever a byte is buffered: a write resolves only once its
+            # bytes are in the pipe, which gives the host the child's own flow control.
+            stdin.set_write_buffer_limits(high=0)  # type: ignore[attr-defined]
+        if self._pause_reasons:
+            self._set_reading(False)
+        for callback in self._started:
+            callback(self)
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:  # type: ignore[override]
+        self._sinks[fd].feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 0:
+            self._stdin_lost(exc)
+        else:
+            self._sinks[fd].close()
+
+    def process_exited(self) -> None:
+        assert self._transport is not None
+        self.returncode = self._transport.get_returncode()
+        # Nobody can use the stdin of an exited child; a descendant that inherited it must not keep the
+        # child's exit pending, so close our end now. Only the output pipes are waited for.
+        stdin = self._transport.get_pipe_transport(0)
+        if stdin is not None and not stdin.is_closing():
+            stdin.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for callback in self._finishing:
+            callback(self)
+        assert self.returncode is not None
+        self.finished.set_result(self.returncode)
+        assert self._transport is not None
+        self._transport.close()
+
+    # -- output flow control ----------------------------------------------------------------------------
+
+    def pause_reading(self, reason: str) -> None:
+        """Stop reading stdout/stderr (the child blocks on a full pipe) until every reason is lifted."""
+        if not self._pause_reasons:
+            self._set_reading(False)
+        self._pause_reasons.add(reason)
+
+    def resume_reading(self, reason: str) -> None:
+        self._pause_reasons.discard(reason)
+        if not self._pause_reasons:
+            self._set_reading(True)
+
+    def _set_reading(self, reading: bool) -> None:
+        if self._transport is None or self.finished.done():
+            return
+        for fd in (1, 2):
+            pipe = self._transport.get_pipe_transport(fd)
+            if pipe is not None:
+                pipe.resume_reading() if reading else pipe.pause_reading()  # type: ignore[attr-defined]
+
+    # -- stdin ------------------------------------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def write(self, data: bytes) -> None:
+        """Resolves once every byte is in the child's pipe."""
+        pipe = self._open_stdin()
+        if not data:
+            return
+        pipe.write(data)
+        if pipe.is_closing():
+            # The write failed at once: the reading end is gone.
+            raise self._stdin_error("EPIPE")
+        if self._write_paused:
+            waiter = asyncio.get_running_loop().create_future()
+            self._drain_waiters.append(waiter)
+            await waiter
+
+    async def close_stdin(self) -> None:
+        """Close stdin after pending writes; resolves once the pipe is closed. Closing twice is harmless."""
+        if self._stdin_state == "open":
+            self._stdin_state = "closing"
+            assert self._transport is not None
+            stdin = self._transport.get_pipe_transport(0)
+            if stdin is not None:
+                stdin.close()
+        if self._stdin_state != "null":
+            await asyncio.shield(self._stdin_closed)
+
+    def _open_stdin(self) -> asyncio.WriteTransport:
+        if self._stdin_state != "open":
+            raise self._stdin_error(self._stdin_state)
+        assert self._transport is not None
+        stdin = self._transport.get_pipe_transport(0)
+        if stdin is None or stdin.is_closing():
+            raise self._stdin_error("closed")
+        return stdin  # type: ignore[return-value]
+
+    def _stdin_lost(self, exc: Exception | None) -> None:
+        if self._stdin_state != "broken":
+            self._stdin_state = "broken" if exc is not None else "closed"
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(self._stdin_error("EPIPE" if exc is not None else "lost"))
+        if not self._stdin_closed.done():
+            self._stdin_closed.set_result(None)
+
+    def _stdin_error(self, state: str) -> SidecarError:
+        pid = self.pid
+        if state == "null":
+            return SidecarError(
+                "StdinUnavailable", f"Process {pid} was spawned with stdin null; it has no stdin to write to.",
+                {"pid": pid, "reason": "null"},
+            )
+        if state in ("EPIPE", "broken"):
+            return SidecarError(
+                "StdinUnavailable", f"Process {pid} closed its stdin; the data could not be written (EPIPE).",
+                {"pid": pid, "reason": "EPIPE", "errno": 32},
+            )
+        if state == "lost":
+            return SidecarError(
+                "StdinUnavailable", f"Process {pid} exited before it read the data written to its stdin.",
+                {"pid": pid, "reason": "closed"},
+            )
+        return SidecarError(
+            "StdinUnavailable", f"The stdin of process {pid} is closed.", {"pid": pid, "reason": "closed"}
+        )
+
+    # -- last resort ------------------------------------------------------------------------------------
+
+    def abandon(self) -> None:
+        """Close our ends of the pipes even though a descendant may still hold them, and SIGKILL the child
+        if it still runs. Used only when stopping the session and a tree would not die."""
+        if self._transport is not None and not self.finished.done():
+            self._transport.close()

@@ -1,0 +1,57 @@
+"""The command line: `python -m sidecar` or `process-sidecar`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import resource
+import sys
+
+from . import __version__
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="process-sidecar",
+        description="Own OS processes for a host that speaks line-delimited JSON-RPC 2.0 on this "
+        "program's stdin and stdout (see protocol/PROTOCOL.md). Logs go to stderr.",
+    )
+    parser.add_argument("--max-line-bytes", type=_positive, default=64 * 1024 * 1024,
+                        help="longest request line accepted (default 64 MiB)")
+    parser.add_argument("--max-children", type=_positive, default=4096,
+                        help="most live children at once (default 4096)")
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+                        help="what to log to stderr (default warning)")
+    parser.add_argument("--version", action="version", version=f"process-sidecar {__version__}")
+    return parser.parse_args(argv)
+
+
+def _raise_open_file_limit() -> None:
+    """Every child costs the sidecar three pipes: let it use all the descriptors the system allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, args.log_level.upper()),
+        format="process-sidecar %(levelname)s %(name)s: %(message)s",
+    )
+    _raise_open_file_limit()
+    from .server import Settings, serve  # after logging is set up: importing jsonrpcserver may log
+
+    return asyncio.run(serve(Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children)))

@@ -1,0 +1,132 @@
+"""Where a child's output goes: streamed to the host as notifications (spawn) or collected (execute)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import codecs
+from typing import Any, Callable
+
+CHUNK_BYTES = 64 * 1024
+"""Most bytes of output per notification. 32-64 KiB is where a Node host reads JSON fastest."""
+
+
+def encode_bytes(data: bytes, encoding: str) -> str:
+    """Bytes as they travel in a JSON string: utf-8 text (U+FFFD for invalid bytes) or base64."""
+    if encoding == "base64":
+        return base64.b64encode(data).decode("ascii")
+    return data.decode("utf-8", "replace")
+
+
+class HeldNotifications:
+    """The notifications of one spawned child, held until its spawn response is on the wire.
+
+    The sidecar promises that the spawn response comes before any notification for that pid, but the
+    child may write before the response is sent (the response waits for the rest of its batch, for one).
+    """
+
+    def __init__(self, notify: Callable[[str, dict], None]) -> None:
+        self._notify = notify
+        self._held: list[tuple[str, dict]] | None = []
+
+    @property
+    def released(self) -> bool:
+        return self._held is None
+
+    def notify(self, method: str, params: dict) -> None:
+        if self._held is None:
+            self._notify(method, params)
+        else:
+            self._held.append((method, params))
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for method, params in held or ():
+            self._notify(method, params)
+
+
+class StreamedOutput:
+    """One output stream of a spawned child, sent as `stdout`/`stderr` notifications.
+
+    Reads that arrive in the same turn of the event loop are coalesced into one notification (up to
+    CHUNK_BYTES), so a child writing many small pieces under load costs few messages, while an idle child's
+    output still goes out at once: the flush runs at the next turn of the loop, not after a timer.
+    utf-8 is decoded incrementally, so a character split across reads is never split across notifications.
+    """
+
+    def __init__(self, method: str, encoding: str, pid: Callable[[], int], sink: HeldNotifications) -> None:
+        self._method = method
+        self._pid = pid
+        self._sink = sink
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._flush_scheduled = False
+        if encoding == "base64":
+            # Every chunk is encoded on its own: the decoded chunks concatenate to the exact bytes.
+            self._decode: Callable[[bytes, bool], str] = lambda data, final: base64.b64encode(data).decode(
+                "ascii"
+            )
+        else:
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            self._decode = decoder.decode
+
+    def feed(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= CHUNK_BYTES:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._scheduled_flush)
+
+    def close(self) -> None:
+        """End of file: send what is left, including a trailing incomplete character as U+FFFD."""
+        self._flush(final=True)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self._flush()
+
+    def _flush(self, final: bool = False) -> None:
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        view = memoryview(data)
+        for start in range(0, len(data), CHUNK_BYTES):
+            last = final and start + CHUNK_BYTES >= len(data)
+            self._emit(self._decode(view[start : start + CHUNK_BYTES], last))
+        if final and not data:
+            self._emit(self._decode(b"", True))
+
+    def _emit(self, text: str) -> None:
+        if text:
+            self._sink.notify(self._method, {"pid": self._pid(), "data": text})
+
+
+class CollectedOutput:
+    """One output stream of an executed child, kept in memory up to a limit."""
+
+    def __init__(self, limit: int, on_overflow: Callable[[], Any]) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self.overflowed = False
+
+    def feed(self, data: bytes) -> None:
+        if self.overflowed:
+            return
+        room = self._limit - self._size
+        if len(data) > room:
+            data = data[:room]
+            self.overflowed = True
+        self._chunks.append(data)
+        self._size += len(data)
+        if self.overflowed:
+            self._on_overflow()
+
+    def close(self) -> None:
+        pass
+
+    def text(self, encoding: str) -> str:
+        return encode_bytes(b"".join(self._chunks), encoding)

@@ -1,0 +1,134 @@
+"""One session: wire stdin, stdout, the dispatcher and the supervisor together, and end cleanly.
+
+The session ends on end of file on stdin (the host is gone), a `shutdown` request, the host closing our
+stdout, or SIGTERM/SIGINT/SIGHUP. However it ends, every child tree is stopped before the sidecar exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import warnings
+from dataclasses import dataclass
+
+from .framing import LineSplitter
+from .methods import Methods
+from .outbox import Outbox
+from .rpc import Dispatcher
+from .supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+READ_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_line_bytes: int = 64 * 1024 * 1024
+    max_children: int = 4096
+
+
+class _StdinProtocol(asyncio.Protocol):
+    def __init__(self, splitter: LineSplitter, on_end: "asyncio.Future[str]") -> None:
+        self._splitter = splitter
+        self._on_end = on_end
+
+    def data_received(self, data: bytes) -> None:
+        self._splitter.feed(data)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._splitter.end()
+        if not self._on_end.done():
+            self._on_end.set_result("end of file on stdin")
+
+
+def _take_stdio() -> tuple[int, int]:
+    """Take fds 0 and 1 for the protocol, and leave /dev/null and stderr in their place.
+
+    A stray print() from any library would otherwise corrupt the protocol stream; now it goes to stderr.
+    """
+    protocol_in, protocol_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    for fd in (protocol_in, protocol_out):
+        os.set_inheritable(fd, False)
+    return protocol_in, protocol_out
+
+
+def _watch_children_with_pidfd() -> None:
+    """Python 3.11's default child watcher starts a thread per child; pidfds need none (Linux 5.3+).
+
+    Python 3.12 and later choose pidfds by themselves.
+    """
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
+
+
+async def _read_stdin(fd: int, splitter: LineSplitter, ended: "asyncio.Future[str]") -> None:
+    loop = asyncio.get_running_loop()
+    pipe = os.fdopen(fd, "rb", buffering=0, closefd=False)
+    try:
+        await loop.connect_read_pipe(lambda: _StdinProtocol(splitter, ended), pipe)
+        return
+    except ValueError:
+        pass
+    # A regular file cannot be polled: read it on a thread instead.
+    while True:
+        data = await loop.run_in_executor(None, os.read, fd, READ_BYTES)
+        if not data:
+            break
+        splitter.feed(data)
+    splitter.end()
+    if not ended.done():
+        ended.set_result("end of file on stdin")
+
+
+async def serve(settings: Settings) -> int:
+    loop = asyncio.get_running_loop()
+    _watch_children_with_pidfd()
+    protocol_in, protocol_out = _take_stdio()
+    ended: asyncio.Future[str] = loop.create_future()
+
+    def end(reason: str) -> None:
+        if not ended.done():
+            ended.set_result(reason)
+
+    outbox = Outbox(on_host_gone=lambda: end("the host closed the sidecar's stdout"))
+    await outbox.open(protocol_out)
+    supervisor = Supervisor(settings.max_children)
+    methods = Methods(supervisor, outbox, settings, on_shutdown=lambda: end("shutdown requested"))
+    dispatcher = Dispatcher(methods.handlers(), outbox.send)
+    splitter = LineSplitter(
+        settings.max_line_bytes,
+        dispatcher.handle_line,
+        lambda received: dispatcher.line_too_long(settings.max_line_bytes, received),
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(signum, end, f"received {signal.Signals(signum).name}")
+    reader = loop.create_task(_read_stdin(protocol_in, splitter, ended))
+
+    reason = await ended
+    log.info("ending the session: %s", reason)
+    await supervisor.stop_all()
+    await dispatcher.idle(timeout=1.0)
+    await outbox.drain(timeout=5.0)
+    outbox.close()
+    reader.cancel()
+    return 0
