@@ -21,7 +21,7 @@ $(TS_STAMP): ts-client/package.json ts-client/package-lock.json
 demo: $(STAMP)
 	$(PY) protocol/examples/demo_host.py
 
-test: test-python
+test: test-python test-ts
 
 test-python: $(STAMP)
 	$(PY) -m pytest

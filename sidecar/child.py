@@ -8,6 +8,7 @@ what lets the sidecar promise that `exit` comes after every byte of output.
 from __future__ import annotations
 
 import asyncio
+import errno
 from typing import Callable, Protocol
 
 from .errors import SidecarError
@@ -29,7 +30,8 @@ class ChildProcess(asyncio.SubprocessProtocol):
         self._started: list[Callable[[ChildProcess], None]] = []
         self._finishing: list[Callable[[ChildProcess], None]] = []
         self._pause_reasons: set[str] = set()
-        # stdin: "null" (never had a pipe), "open", "closing" (closeStdin asked), "closed", "broken" (EPIPE)
+        # stdin: "null" (never had a pipe), "open", "closing" (closeStdin asked), "closed", "broken" (the
+        # reading end went away: EPIPE)
         self._stdin_state = "open" if stdin_pipe else "null"
         self._stdin_closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._write_paused = False
@@ -141,7 +143,7 @@ class ChildProcess(asyncio.SubprocessProtocol):
         pipe.write(data)
         if pipe.is_closing():
             # The write failed at once: the reading end is gone.
-            raise self._stdin_error("EPIPE")
+            raise self._stdin_error("broken")
         if self._write_paused:
             waiter = asyncio.get_running_loop().create_future()
             self._drain_waiters.append(waiter)
@@ -168,12 +170,12 @@ class ChildProcess(asyncio.SubprocessProtocol):
         return stdin  # type: ignore[return-value]
 
     def _stdin_lost(self, exc: Exception | None) -> None:
-        if self._stdin_state != "broken":
-            self._stdin_state = "broken" if exc is not None else "closed"
+        # Closed by closeStdin, or else the reading end went away (the child closed it, or exited).
+        self._stdin_state = "closed" if self._stdin_state == "closing" else "broken"
         waiters, self._drain_waiters = self._drain_waiters, []
         for waiter in waiters:
             if not waiter.done():
-                waiter.set_exception(self._stdin_error("EPIPE" if exc is not None else "lost"))
+                waiter.set_exception(self._stdin_error("broken"))
         if not self._stdin_closed.done():
             self._stdin_closed.set_result(None)
 
@@ -184,15 +186,11 @@ class ChildProcess(asyncio.SubprocessProtocol):
                 "StdinUnavailable", f"Process {pid} was spawned with stdin null; it has no stdin to write to.",
                 {"pid": pid, "reason": "null"},
             )
-        if state in ("EPIPE", "broken"):
+        if state == "broken":
+            why = "exited" if self.exited else "closed its stdin"
             return SidecarError(
-                "StdinUnavailable", f"Process {pid} closed its stdin; the data could not be written (EPIPE).",
-                {"pid": pid, "reason": "EPIPE", "errno": 32},
-            )
-        if state == "lost":
-            return SidecarError(
-                "StdinUnavailable", f"Process {pid} exited before it read the data written to its stdin.",
-                {"pid": pid, "reason": "closed"},
+                "StdinUnavailable", f"Process {pid} {why} before reading the data written to it (EPIPE).",
+                {"pid": pid, "reason": "EPIPE", "errno": errno.EPIPE},
             )
         return SidecarError(
             "StdinUnavailable", f"The stdin of process {pid} is closed.", {"pid": pid, "reason": "closed"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import signal
 import subprocess
@@ -101,9 +102,8 @@ class Supervisor:
         elif not child.exited:
             signal_one(child.pid, sig)
         if force_after_ms is not None and sig != signal.SIGKILL:
-            timer = asyncio.get_running_loop().call_later(
-                force_after_ms / 1000, self.stop, child, signal.SIGKILL, tree=tree, force_after_ms=None
-            )
+            force = functools.partial(self.stop, child, signal.SIGKILL, tree=tree, force_after_ms=None)
+            timer = asyncio.get_running_loop().call_later(force_after_ms / 1000, force)
             child.finished.add_done_callback(lambda _: timer.cancel())
 
     async def stop_all(self, force_after_ms: int = FORCE_AFTER_MS) -> None:
