@@ -18,8 +18,8 @@ $(TS_STAMP): ts-client/package.json ts-client/package-lock.json
 	cd ts-client && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: $(STAMP)
-	$(PY) protocol/examples/demo_host.py
+demo: $(STAMP) $(TS_STAMP)
+	cd ts-client && SIDECAR_PYTHON=$(CURDIR)/$(PY) npx --no-install tsx examples/demo.ts
 
 test: test-python test-ts
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SidecarError, errno_name
+from .schema import child_path
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def _environment(params: dict) -> dict[str, str] | None:
         return None
     env = {} if params.get("clearEnv") else dict(os.environ)
     for name, value in changes.items():
-        field = f"params.env[{name!r}]" if not name.isidentifier() else f"params.env.{name}"
+        field = child_path("params.env", name)
         if not name or "=" in name or "\0" in name:
             raise _invalid(field, "a variable name without '=' or NUL", name,
                            f"{field} is not a valid environment variable name")

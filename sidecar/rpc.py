@@ -11,8 +11,10 @@ inside a method is never reached, because handlers take **params and validate th
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
-import warnings
+import sys
+from types import ModuleType
 from typing import Any, Awaitable, Callable
 
 import orjson
@@ -20,15 +22,48 @@ import orjson
 from .errors import SidecarError, code_of
 from .schema import show
 
-with warnings.catch_warnings():
-    # jsonrpcserver 5.0.9 uses importlib.resources.read_text, deprecated since Python 3.11.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from jsonrpcserver import JsonRpcError, Success, async_dispatch_to_serializable
-    from jsonrpcserver.sentinels import NODATA
+
+def _import_dispatching_modules() -> tuple[ModuleType, ...]:
+    """jsonrpcserver's modules that dispatch: async_dispatcher (with what it imports), response, result,
+    exceptions and sentinels, imported without running the package's __init__.
+
+    That __init__ re-exports everything, so it also imports `main`, which compiles a jsonschema validator
+    for the request envelope at import time (jsonschema, referencing, rpds, attrs: ~30 ms and ~6 MiB), and
+    `server`, which imports http.server. The sidecar never uses either: it checks the envelope itself and
+    passes its own validator, and it serves no HTTP. Startup is on the critical path of every host, so
+    those imports are skipped. The dispatch itself is jsonrpcserver's own code, unchanged: what
+    `async_dispatch_to_serializable` does is `dispatch_to_response_pure(..., post_process=to_serializable)`.
+
+    The bare package entry exists only while the submodules load: afterwards a plain `import jsonrpcserver`
+    anywhere in the process runs its __init__ as usual (and reuses these modules).
+    """
+    names = ("async_dispatcher", "response", "result", "exceptions", "sentinels")
+    if "jsonrpcserver" in sys.modules:  # imported in full already (by a test, say): use that
+        return tuple(importlib.import_module(f"jsonrpcserver.{name}") for name in names)
+    spec = importlib.util.find_spec("jsonrpcserver")
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError("jsonrpcserver is not installed")
+    sys.modules["jsonrpcserver"] = importlib.util.module_from_spec(spec)
+    try:
+        return tuple(importlib.import_module(f"jsonrpcserver.{name}") for name in names)
+    finally:
+        del sys.modules["jsonrpcserver"]
+
+
+_async_dispatcher, _response, _result, _exceptions, _sentinels = _import_dispatching_modules()
+dispatch_to_response_pure = _async_dispatcher.dispatch_to_response_pure
+to_serializable = _response.to_serializable
+Success = _result.Success
+JsonRpcError = _exceptions.JsonRpcError
+NODATA = _sentinels.NODATA
 
 log = logging.getLogger(__name__)
 
 _MISSING = object()
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 class RequestContext:
@@ -173,12 +208,13 @@ class Dispatcher:
             error = SidecarError("InvalidParams", f"params must be {expected}, got an array.",
                                  {"field": "params", "expected": expected, "received": message["params"]})
             return None if is_notification else error_response(message["id"], error)
-        return await async_dispatch_to_serializable(
-            message,
+        return await dispatch_to_response_pure(
+            request=message,
             methods=self._methods,
             context=context,
-            deserializer=lambda parsed: parsed,  # already parsed (and split from its batch) above
-            validator=lambda parsed: parsed,  # the envelope is checked above
+            deserializer=_identity,  # already parsed (and split from its batch) above
+            validator=_identity,  # the envelope is checked above
+            post_process=to_serializable,
         )
 
     @staticmethod

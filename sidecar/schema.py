@@ -170,7 +170,7 @@ class _Compiler:
             checks.append(self._enum(schema, schema["enum"]))
         checks.extend(self._scalar_bounds(schema))
         if {"properties", "required", "additionalProperties", "dependentSchemas"} & schema.keys():
-            checks.append(self._object(schema, base))
+            checks.append(self._object(schema, base, context))
         if "items" in schema or "minItems" in schema:
             checks.append(self._array(schema, base))
         if "oneOf" in schema:
@@ -263,9 +263,9 @@ class _Compiler:
             checks.append(check_pattern)
         return checks
 
-    def _object(self, schema: dict, base: str) -> Check:
+    def _object(self, schema: dict, base: str, context: str) -> Check:
         properties = {
-            name: self.compile(sub, base) for name, sub in schema.get("properties", {}).items()
+            name: self.compile(sub, base, context) for name, sub in schema.get("properties", {}).items()
         }
         required = [
             (name, describe(self._peek(schema.get("properties", {}).get(name, True), base)))

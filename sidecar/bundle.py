@@ -1,0 +1,323 @@
+"""Build the sidecar into a self-contained executable with PyInstaller, for desktop app bundles.
+
+    python -m sidecar.bundle [--out DIR] [--onefile|--onedir] [--reuse]
+
+The executable is named process-sidecar-<target triple> (say process-sidecar-x86_64-unknown-linux-gnu), the
+name Tauri's bundle.externalBin looks for; the triple is the host of `rustc -vV` when rustc is installed,
+else derived from this platform. PyInstaller builds for the machine it runs on only, so build on each
+platform you ship. It is a build-time dependency (the `bundle` extra), never needed to run the result.
+
+Layouts, as measured on Linux with PyInstaller 6 (docs in the module's `frozen_main` and the README):
+
+- onefile (the default): one file, which is what externalBin takes. Its bootloader unpacks the app into a
+  temporary _MEIxxxxxx directory, runs it as a second process and forwards signals to it (SIGTERM, SIGINT,
+  SIGHUP, ...), then removes the directory. A SIGKILLed bootloader can do neither; tauri-plugin-shell's
+  kill() is a SIGKILL, and it kills every child so when the app exits. `frozen_main` closes that gap: the
+  Python process learns at once that the bootloader is gone (PR_SET_PDEATHSIG on Linux, polling elsewhere),
+  ends the session as on SIGTERM (every child tree stopped), and removes the directory itself.
+- onedir: a folder holding the executable and its _internal/ directory. Nothing is unpacked, and on Linux
+  the bootloader sets the library path and exec()s itself: one process, one pid, the fastest start. Good for
+  Electron's extraResources or a VS Code extension; not for externalBin, which copies a single file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+
+NAME = "process-sidecar"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# ---------------------------------------------------------------------------------------------------------
+# The target triple
+# ---------------------------------------------------------------------------------------------------------
+
+_ARCH = {
+    "x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
+    "i386": "i686", "i686": "i686", "x86": "i686", "armv7l": "armv7", "riscv64": "riscv64gc",
+    "ppc64le": "powerpc64le", "s390x": "s390x",
+}
+
+
+def platform_triple() -> str:
+    """This machine's Rust target triple, derived from the platform (what `rustc -vV` would say)."""
+    machine = platform.machine().lower()
+    arch = _ARCH.get(machine, machine)
+    if sys.platform == "darwin":
+        return f"{arch}-apple-darwin"
+    if sys.platform == "win32":
+        return f"{arch}-pc-windows-msvc"
+    if sys.platform.startswith("linux"):
+        libc = "musl" if platform.libc_ver()[0] != "glibc" else "gnu"
+        if arch == "armv7":
+            return f"armv7-unknown-linux-{libc}eabihf"
+        return f"{arch}-unknown-linux-{libc}"
+    return f"{arch}-unknown-{sys.platform.rstrip('0123456789')}"
+
+
+def rustc_triple() -> str | None:
+    """The host triple of `rustc -vV`, or None when rustc is missing or says nothing usable."""
+    rustc = shutil.which("rustc")
+    if rustc is None:
+        return None
+    try:
+        out = subprocess.run([rustc, "-vV"], capture_output=True, text=True, timeout=60, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        if line.startswith("host:"):
+            return line.partition(":")[2].strip() or None
+    return None
+
+
+def target_triple() -> str:
+    """rustc's host triple when its architecture is this Python's (PyInstaller cannot cross-build), else
+    the platform's."""
+    derived = platform_triple()
+    host = rustc_triple()
+    if host is not None and host.split("-")[0] == derived.split("-")[0]:
+        return host
+    return derived
+
+
+def executable_name(triple: str) -> str:
+    return f"{NAME}-{triple}" + (".exe" if "windows" in triple else "")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The build
+# ---------------------------------------------------------------------------------------------------------
+
+ENTRY_SCRIPT = """\
+# Written by sidecar.bundle: the script PyInstaller freezes. See sidecar/bundle.py, frozen_main().
+from sidecar.bundle import frozen_main
+
+raise SystemExit(frozen_main())
+"""
+
+
+def _protocol_dir() -> Path:
+    from .protocol_files import protocol_dir  # a source checkout's protocol/, or the wheel's sidecar/protocol
+
+    return protocol_dir()
+
+
+EXCLUDED_MODULES = ("ssl", "_ssl", "_hashlib", "readline", "tkinter")
+
+
+def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool) -> list[str]:
+    """The PyInstaller command line (without the program), for an entry script written to `work`."""
+    return [
+        "--noconfirm",
+        "--log-level", "WARN",
+        "--name", name.removesuffix(".exe"),
+        "--onefile" if onefile else "--onedir",
+        "--distpath", str(out if onefile else work / "dist"),
+        "--workpath", str(work / "pyinstaller"),
+        "--specpath", str(work),
+        "--paths", str(PACKAGE_DIR.parent),
+        # protocol_files.py looks for the schemas inside the package first.
+        "--add-data", f"{_protocol_dir()}{os.pathsep}sidecar/protocol",
+        # Modules imported by name at run time (importlib), which PyInstaller's analysis cannot see, and
+        # jsonrpcserver's request-schema.json, read with importlib.resources.
+        "--collect-submodules", "sidecar",
+        "--collect-submodules", "jsonrpcserver",
+        "--collect-data", "jsonrpcserver",
+        # Never imported by a session, though the analysis finds them: asyncio does without ssl, hashlib
+        # without OpenSSL's _hashlib. Leaving them (and libssl, libcrypto, libreadline) out makes the
+        # binary smaller and, since onefile unpacks everything at each start, quicker to start.
+        *[arg for module in EXCLUDED_MODULES for arg in ("--exclude-module", module)],
+        # Debug symbols (pyenv's libpython keeps them) are half the unpacked size; strip them on Linux.
+        *(["--strip"] if sys.platform.startswith("linux") else []),
+        "--noupx",
+        str(work / "entry.py"),
+    ]
+
+
+def fingerprint(args: list[str]) -> str:
+    """A digest of everything that goes into the binary: the package's files, the protocol files, the
+    interpreter, every installed distribution's version, and PyInstaller's arguments."""
+    digest = hashlib.sha256()
+    for root in (PACKAGE_DIR, _protocol_dir()):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(sys.version.encode() + sys.executable.encode() + ENTRY_SCRIPT.encode())
+    for dist in sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()):
+        digest.update(dist.encode() + b"\0")
+    digest.update("\0".join(args).encode())
+    return digest.hexdigest()
+
+
+def build(out: Path, *, onefile: bool = True, work: Path | None = None, reuse: bool = False,
+          triple: str | None = None, log=print) -> Path:
+    """Build the executable into `out` and return its path.
+
+    onefile: out/process-sidecar-<triple>; onedir: out/process-sidecar-<triple>-onedir/process-sidecar-<triple>.
+
+    With `reuse`, a build whose inputs have not changed since the last one in `work` is kept as it is.
+    """
+    out = out.resolve()
+    name = executable_name(triple or target_triple())
+    work = (work or Path("build") / "bundle" / ("onefile" if onefile else "onedir")).resolve()
+    # A onedir build is a folder; it must not take the onefile executable's name in the same `out`.
+    folder = None if onefile else out / f"{name.removesuffix('.exe')}-onedir"
+    result = out / name if onefile else folder / name
+    args = pyinstaller_args(out, work, name, onefile=onefile)
+    stamp = work / "fingerprint"
+    digest = fingerprint(args)
+    if reuse and result.is_file() and stamp.is_file() and stamp.read_text() == f"{digest} {result}\n":
+        log(f"{result} is up to date")
+        return result
+    work.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    (work / "entry.py").write_text(ENTRY_SCRIPT)
+    log(f"building {result} with PyInstaller ({'onefile' if onefile else 'onedir'})")
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "PyInstaller", *args], check=True)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.move(work / "dist" / name.removesuffix(".exe"), folder)
+    if not result.is_file():
+        raise RuntimeError(f"PyInstaller finished but {result} is missing")
+    stamp.write_text(f"{digest} {result}\n")
+    log(f"built {result} ({result.stat().st_size / 2**20:.1f} MiB) in {time.monotonic() - started:.0f} s")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sidecar.bundle",
+        description="Build process-sidecar-<target triple>, a self-contained executable of the sidecar, with "
+        "PyInstaller (pip install 'process-sidecar[bundle]'). For Tauri: --out src-tauri/binaries.",
+    )
+    parser.add_argument("--out", type=Path, default=Path("dist"), help="where the executable goes (default dist)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--onefile", dest="onefile", action="store_true", default=True,
+                      help="one file that unpacks itself at each start (default; what Tauri's externalBin takes)")
+    mode.add_argument("--onedir", dest="onefile", action="store_false",
+                      help="a folder: DIR/process-sidecar-<triple>-onedir/ holding the executable and _internal/")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="PyInstaller's work files (default build/bundle/<mode>)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the last build in --work when nothing that goes into it has changed")
+    args = parser.parse_args(argv)
+    try:
+        import PyInstaller  # noqa: F401
+    except ImportError:
+        parser.exit(2, "PyInstaller is missing: pip install 'process-sidecar[bundle]' (or 'pyinstaller>=6,<7')\n")
+    path = build(args.out, onefile=args.onefile, work=args.work, reuse=args.reuse)
+    print(path)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inside the binary
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _restore_environment() -> None:
+    """Give children the environment the host gave the sidecar, not the one the bootloader made for Python.
+
+    The bootloader points LD_LIBRARY_PATH (DYLD_LIBRARY_PATH, LIBPATH) at the bundled libraries and keeps
+    the host's value in <NAME>_ORIG; left as it is, a child such as git or python3 would load the bundle's
+    libssl or libpython instead of its own. It also sets _PYI_* variables, which would make a copy of this
+    executable started as a child (a nested sidecar) reuse this one's unpacked directory.
+    """
+    for name in [name for name in os.environ if name.startswith("_PYI_")]:
+        del os.environ[name]  # the bootloader's notes to itself, and to copies of this very executable
+    for name in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "LIBPATH"):
+        original = os.environ.pop(f"{name}_ORIG", None)
+        if original is not None:
+            os.environ[name] = original
+        elif name in os.environ and _is_bundle_path(os.environ[name]):
+            del os.environ[name]
+
+
+def _is_bundle_path(value: str) -> bool:
+    bundle = os.path.normpath(getattr(sys, "_MEIPASS", ""))
+    return any(os.path.normpath(part) == bundle for part in value.split(os.pathsep))
+
+
+def _onefile_bootloader() -> tuple[bool, int | None]:
+    """(running from a onefile bundle, the pid of its bootloader if that is still our parent)."""
+    unpacked = getattr(sys, "_MEIPASS", None)
+    if not getattr(sys, "frozen", False) or unpacked is None:
+        return False, None
+    executable_dir = Path(sys.executable).resolve().parent
+    if executable_dir in (Path(unpacked), Path(unpacked).parent):
+        return False, None  # onedir: the support files sit beside the executable
+    import psutil
+
+    parent = os.getppid()
+    try:
+        if Path(psutil.Process(parent).exe()).resolve() == Path(sys.executable).resolve():
+            return True, parent
+    except (OSError, psutil.Error):
+        pass
+    return True, None
+
+
+def _end_when_gone(bootloader: int) -> None:
+    """SIGTERM this process (which ends the session as the host's SIGTERM would) once `bootloader` dies."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+                if os.getppid() != bootloader:  # it died before the request took effect
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == bootloader:
+            time.sleep(0.25)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="bootloader-watch", daemon=True).start()
+
+
+def frozen_main() -> int:
+    """The entry point of the bundled binary: the sidecar's own main, plus what the bundle needs.
+
+    - The children get the host's environment back (see _restore_environment).
+    - In a onefile bundle, if the bootloader is killed (SIGKILL: nothing can be forwarded), this process is
+      told at once and ends the session as on SIGTERM, so it never lingers until the host happens to close
+      its stdin; then, as the bootloader cannot, it removes the directory it was unpacked into.
+    """
+    _restore_environment()
+    onefile, bootloader = _onefile_bootloader()
+    if bootloader is not None:
+        _end_when_gone(bootloader)
+    from .cli import main as sidecar_main
+
+    status = sidecar_main()
+    if onefile and (bootloader is None or os.getppid() != bootloader):
+        # Orphaned: nobody else will remove _MEIxxxxxx. Everything is loaded; exit without importing more.
+        logging_shutdown = sys.modules.get("logging")
+        if logging_shutdown is not None:
+            logging_shutdown.shutdown()
+        shutil.rmtree(sys._MEIPASS, ignore_errors=True)  # type: ignore[attr-defined]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

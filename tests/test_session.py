@@ -1,0 +1,131 @@
+"""How a session ends: whatever ends it, every child tree is stopped and the sidecar exits 0."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sidecar_client import REPO, Sidecar, python, read_pidfile, wait_gone
+
+TREE = "sleep 60 & a=$!; sleep 60 & echo $$ $a $! > {pidfile}; wait"
+
+
+def _start_trees(sidecar, tmp_path, count=3):
+    pids = []
+    for n in range(count):
+        pidfile = tmp_path / f"tree{n}"
+        sidecar.spawn("sh", "-c", TREE.format(pidfile=pidfile))
+        pids += read_pidfile(pidfile)
+    return pids
+
+
+def test_end_of_file_on_stdin_stops_every_tree_then_exits_0(tmp_path):
+    sidecar = Sidecar()
+    try:
+        pids = _start_trees(sidecar, tmp_path)
+        assert sidecar.close() == 0
+        assert wait_gone(pids) == []
+    finally:
+        sidecar.kill()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_the_sidecar_stops_every_tree_then_exits_0(tmp_path, signum):
+    sidecar = Sidecar()
+    try:
+        pids = _start_trees(sidecar, tmp_path)
+        sidecar.proc.send_signal(signum)
+        assert sidecar.proc.wait(15) == 0
+        assert wait_gone(pids) == []
+    finally:
+        sidecar.kill()
+
+
+def test_shutdown_answers_after_every_exit_then_the_sidecar_exits(tmp_path):
+    sidecar = Sidecar()
+    try:
+        pids = _start_trees(sidecar, tmp_path, count=2)
+        request_id = sidecar.start_request("shutdown", {})
+        messages = []
+        while True:
+            message = sidecar.next_message()
+            messages.append(message)
+            if message.get("id") == request_id:
+                break
+        exits = [m for m in messages if m.get("method") == "exit"]
+        assert len(exits) == 2, "every exit is reported before the shutdown answer"
+        assert messages[-1]["result"] is None
+        assert sidecar.proc.wait(10) == 0
+        assert wait_gone(pids) == []
+    finally:
+        sidecar.kill()
+
+
+def test_spawn_during_shutdown_is_refused(tmp_path):
+    sidecar = Sidecar()
+    try:
+        code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+        pid = sidecar.spawn(*python(code))
+        sidecar.wait_for(lambda: sidecar.output(pid) == "ready\n", what="ready")
+        shutdown = sidecar.start_request("shutdown", {})
+        time.sleep(0.2)
+        error = sidecar.error("spawn", {"program": "true"})
+        assert error.code == -32011
+        assert sidecar.result(shutdown) is None
+        assert sidecar.wait_exit(pid)["signal"] == signal.SIGKILL
+    finally:
+        sidecar.kill()
+
+
+def test_a_child_that_ignores_sigterm_is_killed_when_the_host_goes_away(tmp_path):
+    sidecar = Sidecar()
+    try:
+        pidfile = tmp_path / "pid"
+        code = (
+            "import os, signal, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            f"open({str(pidfile)!r}, 'w').write(f'{{os.getpid()}}\\n')\n"
+            "time.sleep(60)"
+        )
+        sidecar.spawn(*python(code))
+        pids = read_pidfile(pidfile)
+        started = time.monotonic()
+        assert sidecar.close() == 0
+        assert wait_gone(pids) == []
+        assert time.monotonic() - started < 10
+    finally:
+        sidecar.kill()
+
+
+def test_host_closing_the_sidecars_stdout_ends_the_session(tmp_path):
+    # A bare Popen: the host reads nothing and closes its end of the sidecar's stdout.
+    pidfile = tmp_path / "tree"
+    proc = subprocess.Popen([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "spawn",
+                   "params": {"program": "sh", "args": ["-c", TREE.format(pidfile=pidfile)]}}
+        proc.stdin.write(json.dumps(request).encode() + b"\n")
+        proc.stdin.flush()
+        pids = read_pidfile(pidfile)
+        proc.stdout.close()
+        # The sidecar notices when it next writes: the child's exit notification, or this answer.
+        proc.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"initialize"}\n')
+        proc.stdin.flush()
+        assert proc.wait(15) == 0
+        assert wait_gone(pids) == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_stdout_carries_protocol_lines_only_and_logs_go_to_stderr():
+    sidecar = Sidecar("--log-level", "debug")
+    try:
+        sidecar.request("execute", {"program": "true"})
+        assert sidecar.close() == 0
+        assert any("process-sidecar" in line for line in sidecar.stderr_lines)
+    finally:
+        sidecar.kill()
