@@ -34,20 +34,23 @@ def _import_dispatching_modules() -> tuple[ModuleType, ...]:
     those imports are skipped. The dispatch itself is jsonrpcserver's own code, unchanged: what
     `async_dispatch_to_serializable` does is `dispatch_to_response_pure(..., post_process=to_serializable)`.
 
-    The bare package entry exists only while the submodules load: afterwards a plain `import jsonrpcserver`
-    anywhere in the process runs its __init__ as usual (and reuses these modules).
+    These modules stay private to this one: the bare package entry, and the submodules loaded under it, are
+    taken out of sys.modules again, so a plain `import jsonrpcserver` elsewhere in the process (a test, say)
+    is an ordinary, complete import.
     """
-    names = ("async_dispatcher", "response", "result", "exceptions", "sentinels")
-    if "jsonrpcserver" in sys.modules:  # imported in full already (by a test, say): use that
-        return tuple(importlib.import_module(f"jsonrpcserver.{name}") for name in names)
-    spec = importlib.util.find_spec("jsonrpcserver")
-    if spec is None or spec.submodule_search_locations is None:
-        raise ImportError("jsonrpcserver is not installed")
-    sys.modules["jsonrpcserver"] = importlib.util.module_from_spec(spec)
-    try:
-        return tuple(importlib.import_module(f"jsonrpcserver.{name}") for name in names)
-    finally:
-        del sys.modules["jsonrpcserver"]
+    if "jsonrpcserver" in sys.modules:  # imported in full already: use that
+        from jsonrpcserver import async_dispatcher, exceptions, response, result, sentinels
+    else:
+        spec = importlib.util.find_spec("jsonrpcserver")
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError("jsonrpcserver is not installed", name="jsonrpcserver")
+        sys.modules["jsonrpcserver"] = importlib.util.module_from_spec(spec)
+        try:
+            from jsonrpcserver import async_dispatcher, exceptions, response, result, sentinels
+        finally:
+            for name in [name for name in sys.modules if name == "jsonrpcserver" or name.startswith("jsonrpcserver.")]:
+                del sys.modules[name]
+    return async_dispatcher, response, result, exceptions, sentinels
 
 
 _async_dispatcher, _response, _result, _exceptions, _sentinels = _import_dispatching_modules()
