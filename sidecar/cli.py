@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         format="process-sidecar %(levelname)s %(name)s: %(message)s",
     )
     _raise_open_file_limit()
+    from .guardian import Guardian
     from .server import Settings, serve  # after logging is set up: importing jsonrpcserver may log
 
-    return asyncio.run(serve(Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children)))
+    guardian = Guardian.start()  # forks: before asyncio starts any thread
+    settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children)
+    return asyncio.run(serve(settings, guardian))

@@ -13,9 +13,12 @@ import signal
 import sys
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 from .framing import LineSplitter
+from .guardian import Guardian
 from .methods import Methods
+from .orphans import OrphanWatch, become_subreaper
 from .outbox import Outbox
 from .rpc import Dispatcher
 from .supervisor import Supervisor
@@ -100,9 +103,32 @@ async def _read_stdin(fd: int, splitter: LineSplitter, ended: "asyncio.Future[st
         ended.set_result("end of file on stdin")
 
 
-async def serve(settings: Settings) -> int:
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _watch_parent(end: Callable[[str], None]) -> None:
+    """End the session if the process that started the sidecar dies while our stdin stays open.
+
+    That happens when something else holds the other end of our stdin, e.g. a PyInstaller one-file
+    bootloader that was SIGKILLed, or a host that passed our pipes on to a child of its own. Polling
+    getppid() is cheap and, unlike PR_SET_PDEATHSIG, does not fire when only the parent's thread ends.
+    """
+    loop = asyncio.get_running_loop()
+    parent = os.getppid()
+
+    def check() -> None:
+        if os.getppid() != parent:
+            end(f"the parent process {parent} is gone")
+        else:
+            loop.call_later(PARENT_CHECK_SECONDS, check)
+
+    loop.call_later(PARENT_CHECK_SECONDS, check)
+
+
+async def serve(settings: Settings, guardian: Guardian) -> int:
     loop = asyncio.get_running_loop()
     _watch_children_with_pidfd()
+    become_subreaper()
     protocol_in, protocol_out = _take_stdio()
     ended: asyncio.Future[str] = loop.create_future()
 
@@ -112,7 +138,15 @@ async def serve(settings: Settings) -> int:
 
     outbox = Outbox(on_host_gone=lambda: end("the host closed the sidecar's stdout"))
     await outbox.open(protocol_out)
-    supervisor = Supervisor(settings.max_children)
+    exclude = [guardian.pid] if guardian.pid else []
+    supervisor = Supervisor(settings.max_children, guardian, exclude)
+    OrphanWatch(
+        supervisor.started,
+        supervisor.groups,
+        lambda stray: guardian.watch_process(stray.pid, stray.create_time()),
+        exclude,
+    ).install()
+    _watch_parent(end)
     methods = Methods(supervisor, outbox, settings, on_shutdown=lambda: end("shutdown requested"))
     dispatcher = Dispatcher(methods.handlers(), outbox.send)
     splitter = LineSplitter(
@@ -131,4 +165,5 @@ async def serve(settings: Settings) -> int:
     await outbox.drain(timeout=5.0)
     outbox.close()
     reader.cancel()
+    guardian.close()
     return 0

@@ -12,8 +12,13 @@ import functools
 import logging
 import signal
 import subprocess
+from typing import Iterable
+
+import psutil
 
 from .child import ChildProcess
+from .guardian import Guardian
+from .orphans import descendants
 from .errors import SidecarError, errno_name
 from .launch import LaunchSpec, spawn_failure
 from .signals import signal_one, signal_tree
@@ -27,8 +32,10 @@ ABANDON_AFTER_MS = 1000
 
 
 class Supervisor:
-    def __init__(self, max_children: int) -> None:
+    def __init__(self, max_children: int, guardian: Guardian, exclude: Iterable[int] = ()) -> None:
         self.max_children = max_children
+        self._guardian = guardian
+        self._exclude = set(exclude)  # descendants that are not children's trees (the guardian)
         self.closing = False
         self._live: dict[int, ChildProcess] = {}
         self._addressable: set[int] = set()
@@ -77,10 +84,20 @@ class Supervisor:
 
     def _register(self, child: ChildProcess) -> None:
         self._live[child.pid] = child
+        self._guardian.watch_group(child.pid)
 
     def _unregister(self, child: ChildProcess) -> None:
         self._live.pop(child.pid, None)
         self._addressable.discard(child.pid)
+        self._guardian.forget_group(child.pid)
+
+    def started(self, pid: int) -> bool:
+        """Whether asyncio waits for `pid` (or might: while a start is under way, its pid is not known yet)."""
+        return self._starting > 0 or pid in self._live
+
+    def groups(self) -> set[int]:
+        """The process groups of the live children (each child leads its own)."""
+        return set(self._live)
 
     def find(self, pid: int) -> ChildProcess:
         """A live child that the host may address (spawned, not executed), or UnknownProcess."""
@@ -107,18 +124,25 @@ class Supervisor:
             child.finished.add_done_callback(lambda _: timer.cancel())
 
     async def stop_all(self, force_after_ms: int = FORCE_AFTER_MS) -> None:
-        """End every child tree: SIGTERM, SIGKILL after force_after_ms, then close pipes still held."""
+        """End every child tree, and every other descendant: SIGTERM, SIGKILL after force_after_ms, then
+        close pipes that are still held."""
         self.closing = True
         while self._starting:
             await asyncio.sleep(0.005)
         children = list(self._live.values())
-        if not children:
+        strays = [p for p in descendants(self._exclude) if p.pid not in self._live]
+        if not children and not strays:
             return
-        log.info("stopping %d child process tree(s)", len(children))
+        log.info("stopping %d child process tree(s) and %d other descendant(s)", len(children), len(strays))
         for child in children:
             self.stop(child, signal.SIGTERM, force_after_ms=force_after_ms)
+        _signal_each(strays, signal.SIGTERM)
         finished = [child.finished for child in children]
-        _, pending = await asyncio.wait(finished, timeout=(force_after_ms + ABANDON_AFTER_MS) / 1000)
+        done, pending = await _wait_for(finished, strays, timeout=force_after_ms / 1000)
+        if strays:
+            _signal_each(strays, signal.SIGKILL)
+        if pending:
+            _, pending = await _wait_for(pending, [], timeout=ABANDON_AFTER_MS / 1000)
         if pending:
             stuck = [child for child in children if not child.finished.done()]
             log.warning(
@@ -128,3 +152,33 @@ class Supervisor:
             for child in stuck:
                 child.abandon()
             await asyncio.wait(pending, timeout=ABANDON_AFTER_MS / 1000)
+
+
+def _signal_each(processes: list[psutil.Process], sig: int) -> None:
+    for process in processes:
+        try:
+            process.send_signal(sig)  # psutil checks the pid was not reused
+        except psutil.Error:
+            pass
+
+
+async def _wait_for(
+    futures: list[asyncio.Future], processes: list[psutil.Process], timeout: float
+) -> tuple[set, set]:
+    """Wait until the futures are done and the processes gone, or the timeout passes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    done: set = set()
+    pending: set = set(futures)
+    if pending:
+        done, pending = await asyncio.wait(pending, timeout=timeout)
+    while any(_running(p) for p in processes) and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    return done, pending
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

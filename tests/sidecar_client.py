@@ -106,6 +106,7 @@ class Sidecar:
         self._inbox: "queue.Queue[dict | list | None]" = queue.Queue()
         self.responses: dict[Any, dict] = {}
         self.notifications: list[dict] = []
+        self._by_pid: dict[int, list[dict]] = {}
         self._lock = threading.Condition()
         self.stderr_lines: list[str] = []
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -130,6 +131,7 @@ class Sidecar:
             if "method" in item:
                 CHECKER.check_notification(item)
                 self.notifications.append(item)
+                self._by_pid.setdefault(item["params"]["pid"], []).append(item)
             else:
                 CHECKER.check_response(self._methods.get(item.get("id")), item)
                 self.responses[item.get("id")] = item
@@ -201,11 +203,12 @@ class Sidecar:
 
     def events(self, pid: int) -> list[dict]:
         with self._lock:
-            return [n for n in self.notifications if n["params"]["pid"] == pid]
+            return list(self._by_pid.get(pid, ()))
 
     def wait_exit(self, pid: int, timeout: float = DEFAULT_TIMEOUT) -> dict:
         def exited() -> bool:
-            return any(n["method"] == "exit" and n["params"]["pid"] == pid for n in self.notifications)
+            events = self._by_pid.get(pid)
+            return bool(events) and events[-1]["method"] == "exit"
 
         self.wait_for(exited, timeout, f"the exit of {pid}")
         return next(n["params"] for n in self.events(pid) if n["method"] == "exit")

@@ -1,0 +1,120 @@
+"""Descendants the sidecar did not start directly: adopt them, reap them, and keep track of them.
+
+The sidecar makes itself a child subreaper (Linux PR_SET_CHILD_SUBREAPER): a descendant whose parent
+dies is re-parented to the sidecar instead of to init. So every process of every tree stays findable
+under the sidecar (psutil), a setsid'd daemon included, and is stopped when the session ends. The price
+is that the sidecar must reap those adopted processes; asyncio waits only for the children it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+import sys
+from typing import Callable, Iterable
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+PR_SET_CHILD_SUBREAPER = 36
+SWEEP_AFTER_SIGCHLD = 0.05
+"""Seconds to gather SIGCHLDs into one sweep: a thousand children exiting cost one walk of /proc."""
+SWEEP_EVERY = 2.0
+"""Seconds between sweeps for strays while children run (a stray only matters if the sidecar is SIGKILLed)."""
+
+
+def become_subreaper() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        log.warning("cannot become a child subreaper: %s", os.strerror(ctypes.get_errno()))
+        return False
+    return True
+
+
+def descendants(exclude: Iterable[int] = ()) -> list[psutil.Process]:
+    """Every living descendant of the sidecar, but those in `exclude` (the guardian) and their trees.
+
+    One walk of the process table (psutil builds the parent map once), whatever the number of children.
+    """
+    try:
+        everything = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+    if not exclude:
+        return everything
+    excluded = set(exclude)
+    parents = {}
+    for process in everything:
+        try:
+            parents[process.pid] = process.ppid()
+        except psutil.Error:
+            continue
+
+    def under_excluded(pid: int) -> bool:
+        while pid in parents:
+            if pid in excluded:
+                return True
+            pid = parents[pid]
+        return pid in excluded
+
+    return [p for p in everything if not under_excluded(p.pid)]
+
+
+class OrphanWatch:
+    """Reaps adopted processes when they exit, and reports strays (descendants outside every child's
+    process group) to `on_stray`, so that the guardian can kill them should the sidecar die."""
+
+    def __init__(
+        self,
+        is_started_child: Callable[[int], bool],
+        groups: Callable[[], set[int]],
+        on_stray: Callable[[psutil.Process], None],
+        exclude: Iterable[int] = (),
+    ) -> None:
+        self._is_started_child = is_started_child
+        self._groups = groups
+        self._on_stray = on_stray
+        self._exclude = set(exclude)
+        self._strays: set[int] = set()
+        self._scheduled: asyncio.TimerHandle | None = None
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGCHLD, self._schedule, SWEEP_AFTER_SIGCHLD)
+        self._schedule(SWEEP_EVERY)
+
+    def _schedule(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._scheduled is not None:
+            if self._scheduled.when() <= loop.time() + delay:
+                return
+            self._scheduled.cancel()
+        self._scheduled = loop.call_later(delay, self._sweep)
+
+    def _sweep(self) -> None:
+        self._scheduled = None
+        groups = self._groups()
+        me = os.getpid()
+        alive = set()
+        for process in descendants(self._exclude):
+            try:
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    if process.ppid() == me and not self._is_started_child(process.pid):
+                        os.waitpid(process.pid, os.WNOHANG)  # adopted, and dead: ours to reap
+                    continue
+                alive.add(process.pid)
+                if process.pid not in self._strays and os.getpgid(process.pid) not in groups:
+                    self._strays.add(process.pid)
+                    self._on_stray(process)
+            except (psutil.Error, OSError):
+                continue
+        self._strays &= alive
+        if groups:
+            self._schedule(SWEEP_EVERY)

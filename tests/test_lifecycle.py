@@ -1,0 +1,236 @@
+"""Lifecycle under stress and faults: no orphans whatever happens, bounded memory, no leaks, limits."""
+
+import base64
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from sidecar_client import REPO, Sidecar, python, read_pidfile, wait_gone
+
+STRAY = (
+    "import subprocess, sys, time\n"
+    "p = subprocess.Popen(['sleep', '60'], start_new_session=True, stdout=subprocess.DEVNULL)\n"
+    "open(sys.argv[1], 'w').write(f'{p.pid}\\n')\n"
+    "time.sleep(60)"
+)
+
+
+def _zombie_children(pid):
+    return [c.pid for c in psutil.Process(pid).children() if c.status() == psutil.STATUS_ZOMBIE]
+
+
+def test_sigkill_of_the_sidecar_still_kills_every_tree(tmp_path):
+    """The guardian kills the process groups (and reported strays) when the sidecar dies without a word."""
+    sidecar = Sidecar()
+    try:
+        pids = []
+        for n in range(3):
+            pidfile = tmp_path / f"tree{n}"
+            sidecar.spawn("sh", "-c", f"sleep 60 & a=$!; sleep 60 & echo $$ $a $! > {pidfile}; wait")
+            pids += read_pidfile(pidfile)
+        strayfile = tmp_path / "stray"
+        sidecar.spawn(*python(STRAY), str(strayfile))
+        pids += read_pidfile(strayfile)
+        time.sleep(2.5)  # one sweep: the stray is reported to the guardian
+        sidecar.proc.kill()
+        sidecar.proc.wait(5)
+        assert wait_gone(pids, timeout=5) == []
+    finally:
+        sidecar.kill()
+
+
+def test_a_daemonized_descendant_is_adopted_and_stopped_at_session_end(tmp_path):
+    """A double fork (the parent exits, the grandchild calls setsid) escapes every process group; the
+    sidecar, as subreaper, adopts it and stops it when the session ends."""
+    pidfile = tmp_path / "daemon"
+    daemonize = (
+        "import os, sys, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    null = os.open(os.devnull, os.O_RDWR)\n"
+        "    for fd in (0, 1, 2): os.dup2(null, fd)\n"
+        "    open(sys.argv[1], 'w').write(f'{os.getpid()}\\n')\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+    )
+    sidecar = Sidecar()
+    try:
+        status, _, _ = sidecar.run(*python(daemonize), str(pidfile), stdin="null")
+        assert status["code"] == 0
+        [daemon] = read_pidfile(pidfile)
+        assert psutil.Process(daemon).ppid() == sidecar.proc.pid, "the sidecar should have adopted it"
+        assert sidecar.close() == 0
+        assert wait_gone([daemon]) == []
+    finally:
+        sidecar.kill()
+
+
+def test_adopted_orphans_are_reaped_not_left_as_zombies(sidecar):
+    # Each shell exits at once, leaving a short sleep to be adopted by the sidecar; when those sleeps
+    # end, the sidecar must reap them.
+    for _ in range(10):
+        sidecar.run("sh", "-c", "sleep 0.2 > /dev/null 2>&1 &", stdin="null")
+    time.sleep(1.0)
+    deadline = time.monotonic() + 5
+    while _zombie_children(sidecar.proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _zombie_children(sidecar.proc.pid) == []
+
+
+def test_the_sidecar_ends_when_its_parent_dies_even_if_stdin_stays_open(tmp_path):
+    """As under a PyInstaller one-file bootloader that is SIGKILLed: the pipe to the sidecar lives on in
+    the host, but the sidecar's parent is gone."""
+    pidfile = tmp_path / "tree"
+    read_end, write_end = os.pipe()
+    middle = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; subprocess.Popen([sys.executable, '-m', 'sidecar']).wait()"],
+        cwd=REPO, stdin=read_end, stdout=subprocess.DEVNULL,
+    )
+    os.close(read_end)
+    try:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "spawn",
+                   "params": {"program": "sh", "args": ["-c", f"sleep 60 & echo $$ $! > {pidfile}; wait"]}}
+        os.write(write_end, json.dumps(request).encode() + b"\n")
+        tree = read_pidfile(pidfile)
+        [sidecar_pid] = [c.pid for c in psutil.Process(middle.pid).children()]
+        middle.kill()
+        middle.wait()
+        assert wait_gone([sidecar_pid, *tree], timeout=10) == []
+    finally:
+        os.close(write_end)
+        middle.kill()
+
+
+def test_a_stalled_host_keeps_memory_flat_and_then_gets_every_byte():
+    """512 MiB from a child while the host reads nothing for a while: the sidecar must stop reading the
+    child's pipe instead of buffering, then deliver every byte in order."""
+    total = 512 * 1024 * 1024
+    block = 1024 * 1024
+    writer = (
+        "import sys\n"
+        f"block = bytes(i % 251 for i in range({block}))\n"
+        f"for _ in range({total // block}): sys.stdout.buffer.write(block)\n"
+    )
+    expected = hashlib.sha256()
+    pattern = bytes(i % 251 for i in range(block))
+    for _ in range(total // block):
+        expected.update(pattern)
+    proc = subprocess.Popen([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "spawn",
+                   "params": {"program": sys.executable, "args": ["-c", writer], "encoding": "base64"}}
+        proc.stdin.write(json.dumps(request).encode() + b"\n")
+        proc.stdin.flush()
+        sidecar = psutil.Process(proc.pid)
+        time.sleep(1.0)
+        samples = []
+        for _ in range(6):  # the host stalls for three seconds
+            samples.append(sidecar.memory_info().rss)
+            time.sleep(0.5)
+        growth = max(samples) - samples[0]
+        assert growth < 16 * 1024 * 1024, f"RSS grew by {growth} bytes while the host stalled: {samples}"
+        assert max(samples) < 100 * 1024 * 1024, f"RSS {max(samples)} while stalled"
+        digest = hashlib.sha256()
+        received = 0
+        while True:
+            message = json.loads(proc.stdout.readline())
+            if message.get("method") == "stdout":
+                chunk = base64.b64decode(message["params"]["data"])
+                digest.update(chunk)
+                received += len(chunk)
+            elif message.get("method") == "exit":
+                assert message["params"]["code"] == 0
+                break
+        assert received == total
+        assert digest.hexdigest() == expected.hexdigest(), "the bytes arrived changed or out of order"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_two_hundred_chatty_children_lose_nothing(sidecar):
+    lines = 500
+    code = "import sys\nfor i in range(%d): print(f'{sys.argv[1]}:{i}:' + 'x' * 80)" % lines
+    pids = [sidecar.spawn(*python(code), str(n), stdin="null") for n in range(200)]
+    for n, pid in enumerate(pids):
+        assert sidecar.wait_exit(pid, timeout=60)["code"] == 0
+        assert sidecar.output(pid) == "".join(f"{n}:{i}:" + "x" * 80 + "\n" for i in range(lines))
+
+
+def _fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_no_fd_or_zombie_growth_after_a_thousand_spawns(sidecar):
+    sidecar.run("true")
+    baseline = _fd_count(sidecar.proc.pid)
+    for batch in range(10):
+        ids = [sidecar.start_request("spawn", {"program": "true", "stdin": "null" if i % 2 else "pipe"}) for i in range(100)]
+        pids = [sidecar.result(request_id)["pid"] for request_id in ids]
+        for pid in pids:
+            sidecar.wait_exit(pid, timeout=30)
+    time.sleep(0.5)
+    assert _fd_count(sidecar.proc.pid) <= baseline
+    assert _zombie_children(sidecar.proc.pid) == []
+    assert len(psutil.Process(sidecar.proc.pid).threads()) <= 2, "no thread per child"
+
+
+def test_a_thousand_live_children_at_once_all_answer(sidecar):
+    pids = [sidecar.spawn("cat") for _ in range(1000)]
+    for pid in pids:
+        sidecar.request("write", {"pid": pid, "data": f"{pid}\n"})
+    for pid in pids:
+        sidecar.wait_for(lambda: sidecar.output(pid) == f"{pid}\n", timeout=30, what=f"echo from {pid}")
+    for pid in pids:
+        sidecar.request("closeStdin", {"pid": pid})
+    for pid in pids:
+        assert sidecar.wait_exit(pid, timeout=30)["code"] == 0
+    assert len(psutil.Process(sidecar.proc.pid).threads()) <= 2
+
+
+def test_running_out_of_file_descriptors_is_a_clear_error_and_the_sidecar_goes_on():
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    proc = subprocess.Popen([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, preexec_fn=low_limit)
+    try:
+        errors = []
+        for n in range(40):
+            request = {"jsonrpc": "2.0", "id": n, "method": "spawn", "params": {"program": "sleep", "args": ["30"]}}
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
+            proc.stdin.flush()
+            answer = json.loads(proc.stdout.readline())
+            if "error" in answer:
+                errors.append(answer["error"])
+        assert errors, "64 descriptors cannot hold 40 children with three pipes each"
+        assert {e["code"] for e in errors} == {-32000}
+        assert {e["data"]["code"] for e in errors} <= {"EMFILE", "ENFILE"}
+        assert "open files" in errors[0]["message"]
+        proc.stdin.write(b'{"jsonrpc":"2.0","id":"alive","method":"initialize"}\n')
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["id"] == "alive"
+    finally:
+        proc.stdin.close()
+        assert proc.wait(15) == 0
+
+
+def test_max_children_is_a_clear_error():
+    sidecar = Sidecar("--max-children", "3")
+    try:
+        pids = [sidecar.spawn("sleep", "30") for _ in range(3)]
+        error = sidecar.error("spawn", {"program": "sleep", "args": ["30"]})
+        assert error.code == -32000 and error.data["code"] == "EAGAIN" and "--max-children" in error.message
+        sidecar.request("kill", {"pid": pids[0]})
+        sidecar.wait_exit(pids[0])
+        assert sidecar.spawn("true")
+    finally:
+        sidecar.kill()
