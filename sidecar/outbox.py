@@ -1,6 +1,8 @@
 """The sidecar's stdout: protocol lines only, in order, batched into few writes, with backpressure.
 
-Everything queued during one turn of the event loop goes out in one write. When the host stops reading
+The first line of a turn of the event loop is written at once, so an answer or a child's output is never
+held back by a turn; the lines that follow it in the same turn are batched into one write at the next
+turn, so a burst (a thousand children's output, a batch) still costs few writes. When the host stops reading
 and the pipe's buffer passes HIGH_WATER, every registered reader (the spawned children's output pipes) is
 paused, so a flooding child blocks on its own pipe instead of growing the sidecar's memory.
 """
@@ -65,10 +67,14 @@ class Outbox(asyncio.Protocol):
     def send_line(self, line: bytes) -> None:
         if self.closed:
             return
-        self._pending.append(line)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        if self._flush_scheduled:
+            self._pending.append(line)
+            return
+        # Nothing is waiting (a flush is scheduled whenever something is): write this line now, and batch
+        # whatever else this turn of the loop produces into one write at the next turn.
+        self._flush_scheduled = True
+        asyncio.get_running_loop().call_soon(self._flush)
+        self._write(line)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -76,6 +82,9 @@ class Outbox(asyncio.Protocol):
             return
         data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending.clear()
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
         if self._transport is not None:
             self._transport.write(data)
         elif self._fd is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import codecs
 from typing import Any, Callable
@@ -48,9 +47,11 @@ class HeldNotifications:
 class StreamedOutput:
     """One output stream of a spawned child, sent as `stdout`/`stderr` notifications.
 
-    Reads that arrive in the same turn of the event loop are coalesced into one notification (up to
-    CHUNK_BYTES), so a child writing many small pieces under load costs few messages, while an idle child's
-    output still goes out at once: the flush runs at the next turn of the loop, not after a timer.
+    Each read of the child's pipe becomes a notification at once, in pieces of at most CHUNK_BYTES. asyncio
+    reads a pipe once per turn of the event loop (up to 256 KiB), taking everything the child wrote since
+    the last read, so under load the pipe itself coalesces many small writes into large notifications, and
+    an idle child's output goes out without waiting for anything (deferring it to a later turn would only
+    add latency: the deferred flush runs before the pipe is read again, so there is never more to merge).
     utf-8 is decoded incrementally, so a character split across reads is never split across notifications.
     """
 
@@ -58,9 +59,6 @@ class StreamedOutput:
         self._method = method
         self._pid = pid
         self._sink = sink
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._flush_scheduled = False
         if encoding == "base64":
             # Every chunk is encoded on its own: the decoded chunks concatenate to the exact bytes.
             self._decode: Callable[[bytes, bool], str] = lambda data, final: base64.b64encode(data).decode(
@@ -71,32 +69,16 @@ class StreamedOutput:
             self._decode = decoder.decode
 
     def feed(self, data: bytes) -> None:
-        self._pending.append(data)
-        self._pending_size += len(data)
-        if self._pending_size >= CHUNK_BYTES:
-            self._flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._scheduled_flush)
-
-    def close(self) -> None:
-        """End of file: send what is left, including a trailing incomplete character as U+FFFD."""
-        self._flush(final=True)
-
-    def _scheduled_flush(self) -> None:
-        self._flush_scheduled = False
-        self._flush()
-
-    def _flush(self, final: bool = False) -> None:
-        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        self._pending.clear()
-        self._pending_size = 0
+        if len(data) <= CHUNK_BYTES:
+            self._emit(self._decode(data, False))
+            return
         view = memoryview(data)
         for start in range(0, len(data), CHUNK_BYTES):
-            last = final and start + CHUNK_BYTES >= len(data)
-            self._emit(self._decode(view[start : start + CHUNK_BYTES], last))
-        if final and not data:
-            self._emit(self._decode(b"", True))
+            self._emit(self._decode(view[start : start + CHUNK_BYTES], False))
+
+    def close(self) -> None:
+        """End of file: send what is left, a trailing incomplete character as U+FFFD."""
+        self._emit(self._decode(b"", True))
 
     def _emit(self, text: str) -> None:
         if text:
