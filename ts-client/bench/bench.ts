@@ -1,0 +1,666 @@
+/**
+ * The benchmark: the same work through the sidecar (the TypeScript client over its Node transport) and
+ * through Node's own child_process, in one run, alternating which goes first, over several rounds. Prints
+ * the medians and the ratio sidecar/direct per figure, and writes them as JSON.
+ *
+ *   npm run bench                  # full: 256 MiB relays, 300 executes, 2000 echoes, 1000 children (a few minutes)
+ *   npm run bench -- --quick       # smaller and fewer rounds (under a minute); writes results/quick.json
+ *   npm run bench -- --smoke       # seconds; proves the benchmark still runs (the test suite uses it)
+ *   npm run bench -- --only utf8-throughput,echo-latency --out /tmp/x.json
+ *
+ * Figures are judged by ratios measured side by side on the same machine at the same time, never by an
+ * absolute time, except startup and memory, whose targets are absolute.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Sidecar, createNodeTransport } from '../src/transports/node.js';
+import {
+  MiB,
+  busyWait,
+  childPids,
+  formatTable,
+  judge,
+  machineInfo,
+  median,
+  nowMs,
+  percentile,
+  pssMiB,
+  round,
+  rssMiB,
+  sleep,
+  withCpu,
+  type Figure,
+} from './lib.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const clientDir = path.resolve(here, '..');
+const repoRoot = path.resolve(clientDir, '..');
+const python =
+  process.env.SIDECAR_PYTHON ||
+  (existsSync(path.join(repoRoot, '.venv', 'bin', 'python')) ? path.join(repoRoot, '.venv', 'bin', 'python') : 'python3');
+const SIDECAR_ARGS = ['--log-level', 'error'];
+
+// ---- modes ------------------------------------------------------------------------------------------------
+
+interface Config {
+  /** Bytes a child writes in the throughput figures. */
+  relayBytes: number;
+  relayRounds: number;
+  execCount: number;
+  execConcurrency: number;
+  execRounds: number;
+  echoCount: number;
+  echoRounds: number;
+  startupRuns: number;
+  /** How long the host stalls (reads nothing) while a child floods. */
+  stallMs: number;
+  scaleChildren: number;
+  scaleRounds: number;
+  /** Whether each side gets one untimed run first. */
+  warmUp: boolean;
+}
+
+const MODES: Record<'full' | 'quick' | 'smoke', Config> = {
+  full: {
+    relayBytes: 256 * MiB, relayRounds: 5, execCount: 300, execConcurrency: 16, execRounds: 5, echoCount: 2000,
+    echoRounds: 5, startupRuns: 11, stallMs: 3000, scaleChildren: 1000, scaleRounds: 3, warmUp: true,
+  },
+  quick: {
+    relayBytes: 32 * MiB, relayRounds: 3, execCount: 100, execConcurrency: 16, execRounds: 3, echoCount: 500,
+    echoRounds: 3, startupRuns: 5, stallMs: 1500, scaleChildren: 200, scaleRounds: 1, warmUp: true,
+  },
+  smoke: {
+    relayBytes: 256 * 1024, relayRounds: 1, execCount: 4, execConcurrency: 2, execRounds: 1, echoCount: 10,
+    echoRounds: 1, startupRuns: 1, stallMs: 200, scaleChildren: 4, scaleRounds: 1, warmUp: false,
+  },
+};
+
+interface Cli {
+  mode: keyof typeof MODES;
+  only: Set<string> | undefined;
+  out: string | undefined;
+}
+
+function parseCli(argv: string[]): Cli {
+  const cli: Cli = { mode: 'full', only: undefined, out: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const inline = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (inline === undefined) throw new Error(`${arg} needs a value`);
+      return inline;
+    };
+    if (arg === '--quick') cli.mode = 'quick';
+    else if (arg === '--smoke') cli.mode = 'smoke';
+    else if (arg === '--full') cli.mode = 'full';
+    else if (arg.startsWith('--only')) cli.only = new Set(value().split(','));
+    else if (arg.startsWith('--out')) cli.out = value();
+    else throw new Error(`unknown argument ${arg} (use --quick, --smoke, --only a,b, --out file)`);
+  }
+  return cli;
+}
+
+/** The sidecar the figures share, and its process id (for its RSS and CPU time). */
+interface Shared {
+  sidecar: Sidecar;
+  pid: number;
+}
+
+/** CPU per unit of work, as medians over the rounds: the sidecar's own, and the host's on each side. */
+class CpuLog {
+  readonly directHost: number[] = [];
+  readonly sidecar: number[] = [];
+  readonly sidecarHost: number[] = [];
+  constructor(readonly unit: string, readonly per: number) {}
+  summary() {
+    const m = (xs: number[]) => round(median(xs) / this.per);
+    return { unit: this.unit, directHost: m(this.directHost), sidecar: m(this.sidecar), sidecarHost: m(this.sidecarHost) };
+  }
+}
+
+// ---- running things both ways -----------------------------------------------------------------------------
+
+/** Runs `rounds` rounds of both sides, alternating which goes first. Returns the per-round values. */
+async function alternate(
+  rounds: number,
+  direct: () => Promise<number>,
+  sidecar: () => Promise<number>,
+): Promise<{ direct: number[]; sidecar: number[] }> {
+  const out = { direct: [] as number[], sidecar: [] as number[] };
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      out.direct.push(await direct());
+      out.sidecar.push(await sidecar());
+    } else {
+      out.sidecar.push(await sidecar());
+      out.direct.push(await direct());
+    }
+  }
+  return out;
+}
+
+function expectEqual(what: string, actual: number, expected: number): void {
+  if (actual !== expected) throw new Error(`${what}: got ${actual}, expected ${expected}`);
+}
+
+/** Resolves when a Node child has exited and its stdio is closed; rejects on a failure exit. */
+function closed(proc: ReturnType<typeof spawn>, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    proc.on('error', reject);
+    proc.on('close', (code, signal) => {
+      if (code === 0 || signal === 'SIGPIPE') resolve();
+      else reject(new Error(`${what} exited with ${code ?? signal}`));
+    });
+  });
+}
+
+// ---- figures ----------------------------------------------------------------------------------------------
+
+/** A shell command writing `bytes` bytes of 80-byte ASCII lines. */
+function textLinesCommand(bytes: number): string {
+  return `yes '${'x'.repeat(79)}' | head -c ${bytes}`;
+}
+
+async function utf8Throughput({ sidecar, pid }: Shared, config: Config): Promise<Figure> {
+  const bytes = config.relayBytes;
+  const cpu = new CpuLog('CPU ms per MiB', bytes / MiB);
+  const direct = async (n = bytes) => {
+    const { value: ms, hostCpuMs } = await withCpu(undefined, async () => {
+      const t0 = nowMs();
+      let chars = 0;
+      const proc = spawn('sh', ['-c', textLinesCommand(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      proc.stdout!.setEncoding('utf8');
+      proc.stdout!.on('data', (text: string) => {
+        chars += text.length;
+      });
+      await closed(proc, 'yes | head');
+      expectEqual('direct utf-8 characters', chars, n);
+      return nowMs() - t0;
+    });
+    if (n === bytes) cpu.directHost.push(hostCpuMs);
+    return (n / MiB) / (ms / 1000);
+  };
+  const viaSidecar = async (n = bytes) => {
+    const { value: ms, sidecarCpuMs, hostCpuMs } = await withCpu(pid, async () => {
+      const t0 = nowMs();
+      let chars = 0;
+      const command = sidecar.command('sh', ['-c', textLinesCommand(n)]);
+      command.stdout.on('data', (line) => {
+        chars += line.length;
+      });
+      const child = await command.spawn();
+      const { code } = await child.wait();
+      expectEqual('sidecar exit code', code ?? -1, 0);
+      expectEqual('sidecar utf-8 characters', chars, n);
+      return nowMs() - t0;
+    });
+    if (n === bytes) {
+      cpu.sidecar.push(sidecarCpuMs);
+      cpu.sidecarHost.push(hostCpuMs);
+    }
+    return (n / MiB) / (ms / 1000);
+  };
+  if (config.warmUp) {
+    await direct(bytes / 8);
+    await viaSidecar(bytes / 8);
+  }
+  const values = await alternate(config.relayRounds, () => direct(), () => viaSidecar());
+  return judge({
+    id: 'utf8-throughput',
+    title: 'utf-8 relay throughput',
+    work: `a child writes ${bytes / MiB} MiB of 80-byte ASCII lines; the host receives decoded text (direct: stdout.setEncoding('utf8') chunks; sidecar: Command 'data' line events)`,
+    unit: 'MiB/s',
+    better: 'higher',
+    ...values,
+    target: { kind: 'ratio-at-least', min: 0.6 },
+    targetText: '>= 0.6x direct',
+    details: { cpu: cpu.summary() },
+  });
+}
+
+async function rawThroughput({ sidecar, pid }: Shared, config: Config): Promise<Figure> {
+  const bytes = config.relayBytes;
+  const cpu = new CpuLog('CPU ms per MiB', bytes / MiB);
+  const direct = async (n = bytes) => {
+    const { value: ms, hostCpuMs } = await withCpu(undefined, async () => {
+      const t0 = nowMs();
+      let received = 0;
+      const proc = spawn('head', ['-c', String(n), '/dev/zero'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      proc.stdout!.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+      });
+      await closed(proc, 'head');
+      expectEqual('direct bytes', received, n);
+      return nowMs() - t0;
+    });
+    if (n === bytes) cpu.directHost.push(hostCpuMs);
+    return (n / MiB) / (ms / 1000);
+  };
+  const viaSidecar = async (n = bytes) => {
+    const { value: ms, sidecarCpuMs, hostCpuMs } = await withCpu(pid, async () => {
+      const t0 = nowMs();
+      let received = 0;
+      const command = sidecar.command('head', ['-c', String(n), '/dev/zero'], { encoding: 'raw' });
+      command.stdout.on('data', (chunk) => {
+        received += chunk.length;
+      });
+      const child = await command.spawn();
+      const { code } = await child.wait();
+      expectEqual('sidecar exit code', code ?? -1, 0);
+      expectEqual('sidecar bytes', received, n);
+      return nowMs() - t0;
+    });
+    if (n === bytes) {
+      cpu.sidecar.push(sidecarCpuMs);
+      cpu.sidecarHost.push(hostCpuMs);
+    }
+    return (n / MiB) / (ms / 1000);
+  };
+  if (config.warmUp) {
+    await direct(bytes / 8);
+    await viaSidecar(bytes / 8);
+  }
+  const values = await alternate(config.relayRounds, () => direct(), () => viaSidecar());
+  return judge({
+    id: 'raw-throughput',
+    title: 'raw relay throughput',
+    work: `a child writes ${bytes / MiB} MiB from /dev/zero; the host receives bytes (sidecar: encoding 'raw', base64 on the wire)`,
+    unit: 'MiB/s',
+    better: 'higher',
+    ...values,
+    target: { kind: 'ratio-at-least', min: 0.3 },
+    targetText: '>= 0.3x direct',
+    details: { cpu: cpu.summary() },
+  });
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs `count` jobs with at most `concurrency` in flight; returns jobs per second. */
+async function rate(count: number, concurrency: number, job: () => Promise<unknown>): Promise<number> {
+  const t0 = nowMs();
+  let started = 0;
+  const worker = async () => {
+    while (started < count) {
+      started++;
+      await job();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return count / ((nowMs() - t0) / 1000);
+}
+
+async function executeRate({ sidecar, pid }: Shared, config: Config, concurrency: number): Promise<Figure> {
+  const cpu = new CpuLog('CPU ms per run', config.execCount);
+  const direct = async () => {
+    const { value, hostCpuMs } = await withCpu(undefined, () => rate(config.execCount, concurrency, () => execFileAsync('true')));
+    cpu.directHost.push(hostCpuMs);
+    return value;
+  };
+  const viaSidecar = async () => {
+    const { value, sidecarCpuMs, hostCpuMs } = await withCpu(pid, () =>
+      rate(config.execCount, concurrency, async () => {
+        const { code } = await sidecar.command('true').execute();
+        if (code !== 0) throw new Error(`true exited with ${code}`);
+      }),
+    );
+    cpu.sidecar.push(sidecarCpuMs);
+    cpu.sidecarHost.push(hostCpuMs);
+    return value;
+  };
+  if (config.warmUp) {
+    await rate(20, concurrency, () => execFileAsync('true'));
+    await rate(20, concurrency, () => sidecar.command('true').execute());
+  }
+  const values = await alternate(config.execRounds, direct, viaSidecar);
+  const sequential = concurrency === 1;
+  return judge({
+    id: sequential ? 'execute-rate-sequential' : `execute-rate-${concurrency}-in-flight`,
+    title: sequential ? 'execute rate, sequential' : `execute rate, ${concurrency} in flight`,
+    work: `execute('true') ${config.execCount} times, ${sequential ? 'one after another' : `${concurrency} in flight`} (direct: util.promisify(execFile)('true'))`,
+    unit: 'runs/s',
+    better: 'higher',
+    ...values,
+    target: { kind: 'ratio-at-least', min: 2 },
+    targetText: '>= 2x execFile (as written)',
+    details: { cpu: cpu.summary() },
+  });
+}
+
+async function echoLatency({ sidecar, pid }: Shared, config: Config): Promise<Figure> {
+  const line = 'ping\n';
+  const all = { direct: [] as number[], sidecar: [] as number[] };
+  const cpu = new CpuLog('CPU us per round trip', config.echoCount / 1000);
+  const direct = async () => {
+    const proc = spawn('cat', [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    proc.stdout!.setEncoding('utf8');
+    let received: ((text: string) => void) | undefined;
+    proc.stdout!.on('data', (text: string) => received?.(text));
+    const once = async () => {
+      const t0 = nowMs();
+      const echoed = new Promise<string>((resolve) => (received = resolve));
+      proc.stdin!.write(line);
+      const text = await echoed;
+      const us = (nowMs() - t0) * 1000;
+      if (text !== line) throw new Error(`direct cat echoed ${JSON.stringify(text)}`);
+      return us;
+    };
+    await warmUp(once);
+    const { value: samples, hostCpuMs } = await withCpu(undefined, () => roundTrips(once));
+    cpu.directHost.push(hostCpuMs);
+    proc.stdin!.end();
+    await closed(proc, 'cat');
+    all.direct.push(...samples);
+    return median(samples);
+  };
+  const viaSidecar = async () => {
+    const command = sidecar.command('cat');
+    let received: ((text: string) => void) | undefined;
+    command.stdout.on('data', (text) => received?.(text));
+    const child = await command.spawn();
+    const once = async () => {
+      const t0 = nowMs();
+      const echoed = new Promise<string>((resolve) => (received = resolve));
+      const written = child.write(line);
+      const text = await echoed;
+      const us = (nowMs() - t0) * 1000;
+      await written;
+      if (text !== line) throw new Error(`sidecar cat echoed ${JSON.stringify(text)}`);
+      return us;
+    };
+    await warmUp(once);
+    const { value: samples, sidecarCpuMs, hostCpuMs } = await withCpu(pid, () => roundTrips(once));
+    cpu.sidecar.push(sidecarCpuMs);
+    cpu.sidecarHost.push(hostCpuMs);
+    await child.closeStdin();
+    await child.wait();
+    all.sidecar.push(...samples);
+    return median(samples);
+  };
+  const warmUp = async (once: () => Promise<number>) => {
+    for (let i = 0; i < Math.min(100, config.echoCount); i++) await once();
+  };
+  const roundTrips = async (once: () => Promise<number>) => {
+    const samples: number[] = [];
+    for (let i = 0; i < config.echoCount; i++) samples.push(await once());
+    return samples;
+  };
+  const values = await alternate(config.echoRounds, direct, viaSidecar);
+  const spread = (xs: number[]) => ({ p50: round(percentile(xs, 50)), p90: round(percentile(xs, 90)), p99: round(percentile(xs, 99)) });
+  const figure = judge({
+    id: 'echo-latency',
+    title: 'echo latency (p50)',
+    work: `${config.echoCount} round trips of a short line through a spawned cat, per round (the per-round p50 is the value)`,
+    unit: 'us',
+    better: 'lower',
+    ...values,
+    target: { kind: 'added-at-most', max: 80 },
+    targetText: 'p50 <= 80 us added',
+    details: { allRounds: { direct: spread(all.direct), sidecar: spread(all.sidecar) }, cpu: cpu.summary() },
+  });
+  figure.details!.addedP50Us = round(figure.sidecarMedian! - figure.directMedian!);
+  return figure;
+}
+
+async function startup(config: Config): Promise<Figure> {
+  const times: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < config.startupRuns; i++) {
+    // The floor: the same Python starting and exiting with nothing imported beyond its own start-up.
+    const t1 = nowMs();
+    await closed(spawn(python, ['-c', 'pass'], { stdio: 'ignore' }), 'python -c pass');
+    bare.push(nowMs() - t1);
+    const t0 = nowMs();
+    const sidecar = await Sidecar.launch({ python, cwd: repoRoot, args: SIDECAR_ARGS, setDefault: false });
+    times.push(nowMs() - t0);
+    await sidecar.dispose();
+  }
+  return judge({
+    id: 'startup',
+    title: 'startup',
+    work: 'Sidecar.launch() (python -m sidecar) until the answer to initialize',
+    unit: 'ms',
+    better: 'lower',
+    sidecar: times,
+    target: { kind: 'at-most', max: 100 },
+    targetText: '<= 100 ms',
+    details: { pythonBareStartMs: round(median(bare)), note: "pythonBareStartMs: the same python running -c 'pass'" },
+  });
+}
+
+async function memory(config: Config): Promise<Figure[]> {
+  const transport = createNodeTransport({ python, cwd: repoRoot, args: SIDECAR_ARGS });
+  const sidecar = await Sidecar.launch({ transport, setDefault: false });
+  const pid = transport.pid!;
+  try {
+    await sleep(300);
+    const idle = rssMiB(pid);
+    // The sidecar forks a guardian at start (it stops the children should the sidecar be SIGKILLed): with
+    // no child running, it is the sidecar's only child process. It shares most pages with the sidecar, so
+    // RSS counts them twice; PSS divides shared pages among their sharers and adds up honestly.
+    const helpers = childPids(pid);
+    const helpersRss = helpers.map(rssMiB);
+    const pssTotal = [pid, ...helpers].map(pssMiB).reduce((a, b) => a + b, 0);
+    // A child that floods stdout for as long as it lives.
+    const command = sidecar.command('yes', ['x'.repeat(79)]);
+    let received = 0;
+    command.stdout.on('data', (line) => {
+      received += line.length;
+    });
+    const child = await command.spawn();
+    const flowing: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await sleep(config.stallMs / 40);
+      flowing.push(rssMiB(pid));
+    }
+    // The host stalls: this thread reads nothing while it samples the sidecar's RSS.
+    const beforeStall = received;
+    const stalled: number[] = [];
+    busyWait(config.stallMs, config.stallMs / 30, () => stalled.push(rssMiB(pid)));
+    const after: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await sleep(config.stallMs / 40);
+      after.push(rssMiB(pid));
+    }
+    // Output flows again once the host reads: what the pipes held, then the child's new output.
+    const afterStall = received - beforeStall;
+    await child.kill('SIGKILL');
+    await child.wait();
+    await sleep(200);
+    const end = rssMiB(pid);
+    // Judge the second half of the stall: the pipes fill in the first instants; after that nothing may grow.
+    const settled = stalled.slice(Math.floor(stalled.length / 2));
+    const growth = Math.max(...settled) - Math.min(...settled);
+    const summary = (xs: number[]) => ({ min: round(Math.min(...xs)), median: round(median(xs)), max: round(Math.max(...xs)) });
+    return [
+      judge({
+        id: 'memory-idle',
+        title: 'memory, idle',
+        work: 'RSS of a freshly launched sidecar process (its forked guardian in the details)',
+        unit: 'MiB',
+        better: 'lower',
+        sidecar: [idle],
+        target: { kind: 'at-most', max: 30 },
+        targetText: '<= 30 MiB',
+        details: {
+          guardianRssMiB: helpersRss.map(round),
+          sidecarPlusGuardianPssMiB: round(pssTotal),
+          afterFloodMiB: round(end),
+        },
+      }),
+      judge(
+        {
+          id: 'memory-flood-stall',
+          title: 'memory, flood + host stall',
+          work: `RSS while a child floods stdout (yes) and the host reads nothing for ${config.stallMs} ms`,
+          unit: 'MiB',
+          better: 'lower',
+          sidecar: [Math.max(...stalled)],
+          target: { kind: 'holds', what: 'flat: the RSS varies by at most 1 MiB over the second half of the stall' },
+          targetText: 'flat',
+          details: {
+            flowingMiB: summary(flowing),
+            stalledMiB: summary(stalled),
+            afterStallMiB: summary(after),
+            settledGrowthMiB: round(growth),
+            relayedBeforeStallMiB: round(beforeStall / MiB),
+            relayedAfterStallMiB: round(afterStall / MiB),
+          },
+        },
+        growth <= 1,
+      ),
+    ];
+  } finally {
+    await sidecar.dispose();
+  }
+}
+
+async function scale({ sidecar, pid: sidecarPid }: Shared, config: Config): Promise<Figure> {
+  const n = config.scaleChildren;
+  let peakRss = 0;
+  let answered = { direct: 0, sidecar: 0 };
+  const direct = async () => {
+    const t0 = nowMs();
+    const procs = Array.from({ length: n }, () => spawn('cat', [], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const ends = procs.map((proc) => closed(proc, 'cat'));
+    const echoes = procs.map(
+      (proc, i) =>
+        new Promise<boolean>((resolve) => {
+          proc.stdout!.setEncoding('utf8');
+          let text = '';
+          proc.stdout!.on('data', (chunk: string) => {
+            text += chunk;
+            if (text.endsWith('\n')) resolve(text === `hello ${i}\n`);
+          });
+          proc.stdin!.write(`hello ${i}\n`);
+        }),
+    );
+    answered.direct = (await Promise.all(echoes)).filter(Boolean).length;
+    for (const proc of procs) proc.stdin!.end();
+    await Promise.all(ends);
+    return nowMs() - t0;
+  };
+  const viaSidecar = async () => {
+    const t0 = nowMs();
+    const runs = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const command = sidecar.command('cat');
+        const echoed = new Promise<boolean>((resolve) => command.stdout.once('data', (line) => resolve(line === `hello ${i}\n`)));
+        const child = await command.spawn();
+        await child.write(`hello ${i}\n`);
+        return { child, echoed };
+      }),
+    );
+    answered.sidecar = (await Promise.all(runs.map((run) => run.echoed))).filter(Boolean).length;
+    peakRss = Math.max(peakRss, rssMiB(sidecarPid));
+    await Promise.all(runs.map(async ({ child }) => {
+      await child.closeStdin();
+      await child.wait();
+    }));
+    return nowMs() - t0;
+  };
+  const values = await alternate(config.scaleRounds, direct, viaSidecar);
+  const all = answered.direct === n && answered.sidecar === n;
+  return judge(
+    {
+      id: 'scale',
+      title: `scale, ${n} live children`,
+      work: `${n} cats at once: spawn all, one line to each, every echo back, close stdin, wait for every exit (time in ms)`,
+      unit: 'ms',
+      better: 'lower',
+      ...values,
+      target: { kind: 'holds', what: 'every child answers' },
+      targetText: 'all answer, RSS reported',
+      details: { answered, sidecarRssWithAllLiveMiB: round(peakRss) },
+    },
+    all,
+  );
+}
+
+// ---- report -----------------------------------------------------------------------------------------------
+
+function show(value: number | undefined, unit: string): string {
+  if (value === undefined || Number.isNaN(value)) return '-';
+  return `${round(value)} ${unit}`;
+}
+
+function describe(figure: Figure): string[] {
+  const ratio = figure.ratio === undefined ? '-' : `${round(figure.ratio)}x`;
+  let measured = show(figure.sidecarMedian, figure.unit);
+  if (figure.id === 'echo-latency') measured += ` (+${round(figure.sidecarMedian! - figure.directMedian!)} us)`;
+  if (figure.id === 'scale') measured += `, ${round(Number(figure.details?.sidecarRssWithAllLiveMiB))} MiB RSS`;
+  if (figure.id === 'memory-idle') {
+    const guardian = (figure.details?.guardianRssMiB as number[] | undefined) ?? [];
+    if (guardian.length) measured += ` (+ guardian ${guardian.join(', ')} MiB RSS; ${figure.details?.sidecarPlusGuardianPssMiB} MiB PSS together)`;
+  }
+  return [figure.title, show(figure.directMedian, figure.unit), measured, ratio, figure.targetText, figure.verdict ?? '-'];
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2));
+  const config = MODES[cli.mode];
+  const wanted = (id: string) => !cli.only || [...cli.only].some((name) => id.startsWith(name));
+  const machine = machineInfo(python, repoRoot);
+  console.log(`process-sidecar benchmark, ${cli.mode} mode: ${machine.nproc} CPUs (${machine.cpu}), Python ${machine.python}, Node ${machine.node}`);
+
+  const figures: Figure[] = [];
+  const add = (figure: Figure) => {
+    figures.push(figure);
+    const [title, direct, measured, ratio, target, verdict] = describe(figure);
+    console.log(`  ${title}: direct ${direct}, sidecar ${measured}, ratio ${ratio} (target ${target}): ${verdict}`);
+  };
+  const started = nowMs();
+  const transport = createNodeTransport({ python, cwd: repoRoot, args: SIDECAR_ARGS });
+  const sidecar = await Sidecar.launch({ transport, setDefault: false });
+  const shared: Shared = { sidecar, pid: transport.pid! };
+  try {
+    if (wanted('utf8-throughput')) add(await utf8Throughput(shared, config));
+    if (wanted('raw-throughput')) add(await rawThroughput(shared, config));
+    if (wanted('execute-rate')) {
+      add(await executeRate(shared, config, 1));
+      add(await executeRate(shared, config, config.execConcurrency));
+    }
+    if (wanted('echo-latency')) add(await echoLatency(shared, config));
+    if (wanted('scale')) add(await scale(shared, config));
+  } finally {
+    await sidecar.dispose();
+  }
+  if (wanted('startup')) add(await startup(config));
+  if (wanted('memory')) for (const figure of await memory(config)) add(figure);
+
+  const rows = [['figure', 'direct (median)', 'sidecar (median)', 'sidecar/direct', 'target', 'verdict'], ...figures.map(describe)];
+  console.log(`\n${formatTable(rows)}\n`);
+  const report = {
+    benchmark: 'process-sidecar ts-client/bench',
+    mode: cli.mode,
+    date: new Date().toISOString(),
+    durationS: round((nowMs() - started) / 1000),
+    machine,
+    config,
+    reproduce: `cd ts-client && npm run bench${cli.mode === 'full' ? '' : ` -- --${cli.mode}`}`,
+    figures: figures.map((figure) => ({
+      ...figure,
+      direct: figure.direct?.map(round),
+      sidecar: figure.sidecar.map(round),
+      directMedian: figure.directMedian === undefined ? undefined : round(figure.directMedian),
+      sidecarMedian: round(figure.sidecarMedian!),
+      ratio: figure.ratio === undefined ? undefined : round(figure.ratio),
+    })),
+  };
+  const out = cli.out ?? (cli.mode === 'smoke' ? undefined : path.join(here, 'results', cli.mode === 'full' ? 'latest.json' : 'quick.json'));
+  if (out && out !== '-') {
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`wrote ${path.resolve(out)}`);
+  } else if (out === '-') {
+    console.log(JSON.stringify(report));
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
