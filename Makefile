@@ -11,7 +11,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bundle]'
 	touch $@
 
 $(TS_STAMP): ts-client/package.json ts-client/package-lock.json
@@ -28,3 +28,11 @@ test-python: $(STAMP)
 
 test-ts: $(STAMP) $(TS_STAMP)
 	cd ts-client && SIDECAR_PYTHON=$(CURDIR)/$(PY) npm test
+
+# The self-contained sidecar binary for app bundles: $(BUNDLE_OUT)/process-sidecar-<target triple>.
+# For Tauri: make bundle BUNDLE_OUT=path/to/src-tauri/binaries. BUNDLE_MODE=--onedir for a folder instead.
+BUNDLE_OUT ?= dist
+BUNDLE_MODE ?= --onefile
+.PHONY: bundle
+bundle: $(STAMP)
+	$(PY) -m sidecar.bundle --out $(BUNDLE_OUT) $(BUNDLE_MODE)

@@ -251,23 +251,30 @@ def _is_bundle_path(value: str) -> bool:
     return any(os.path.normpath(part) == bundle for part in value.split(os.pathsep))
 
 
-def _onefile_bootloader() -> tuple[bool, int | None]:
-    """(running from a onefile bundle, the pid of its bootloader if that is still our parent)."""
+def _onefile_bootloader() -> tuple[bool, int | None, bool]:
+    """(running from a onefile bundle, the pid of its bootloader, the bootloader is already gone).
+
+    The bootloader is the parent, and runs this very executable as this very user; a parent that runs
+    another one, or that this process may not inspect (init, a subreaper of another user), or that no
+    longer exists, means the bootloader died and this process was re-parented.
+    """
     unpacked = getattr(sys, "_MEIPASS", None)
     if not getattr(sys, "frozen", False) or unpacked is None:
-        return False, None
-    executable_dir = Path(sys.executable).resolve().parent
-    if executable_dir in (Path(unpacked), Path(unpacked).parent):
-        return False, None  # onedir: the support files sit beside the executable
+        return False, None, False
+    executable = Path(sys.executable).resolve()
+    if executable.parent in (Path(unpacked), Path(unpacked).parent):
+        return False, None, False  # onedir: the support files sit beside the executable
     import psutil
 
     parent = os.getppid()
     try:
-        if Path(psutil.Process(parent).exe()).resolve() == Path(sys.executable).resolve():
-            return True, parent
-    except (OSError, psutil.Error):
+        if Path(psutil.Process(parent).exe()).resolve() == executable:
+            return True, parent, False
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         pass
-    return True, None
+    except (OSError, psutil.Error):
+        return True, None, False  # cannot tell: serve, unguarded
+    return True, None, True
 
 
 def _end_when_gone(bootloader: int) -> None:
@@ -292,7 +299,11 @@ def _end_when_gone(bootloader: int) -> None:
     threading.Thread(target=watch, name="bootloader-watch", daemon=True).start()
 
 
-def frozen_main() -> int:
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def frozen_main() -> int | str | None:
     """The entry point of the bundled binary: the sidecar's own main, plus what the bundle needs.
 
     - The children get the host's environment back (see _restore_environment).
@@ -301,22 +312,30 @@ def frozen_main() -> int:
       its stdin; then, as the bootloader cannot, it removes the directory it was unpacked into.
     """
     _restore_environment()
-    onefile, bootloader = _onefile_bootloader()
-    if bootloader is not None:
-        _end_when_gone(bootloader)
-    from .cli import main as sidecar_main
+    onefile, bootloader, orphaned = _onefile_bootloader()
+    # Until the sidecar installs its own handler (it ends the session on SIGTERM), SIGTERM ends it here,
+    # through the clean-up below rather than by the default action.
+    signal.signal(signal.SIGTERM, _terminated)
+    status: int | str | None = 1
+    try:
+        if orphaned:  # killed while this process started: serve nobody
+            raise SystemExit(128 + signal.SIGTERM)
+        if bootloader is not None:
+            _end_when_gone(bootloader)
+        from .cli import main as sidecar_main
 
-    status = sidecar_main()
-    if onefile and (bootloader is None or os.getppid() != bootloader):
+        status = sidecar_main()
+    except SystemExit as exc:
+        status = exc.code
+    if orphaned or (bootloader is not None and os.getppid() != bootloader):
         # Orphaned: nobody else will remove _MEIxxxxxx. Everything is loaded; exit without importing more.
-        logging_shutdown = sys.modules.get("logging")
-        if logging_shutdown is not None:
-            logging_shutdown.shutdown()
+        if "logging" in sys.modules:
+            sys.modules["logging"].shutdown()
         shutil.rmtree(sys._MEIPASS, ignore_errors=True)  # type: ignore[attr-defined]
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(status)
-    return status
+        os._exit(status if isinstance(status, int) else 0 if status is None else 1)
+    return status  # for SystemExit, as it came
 
 
 if __name__ == "__main__":
