@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="longest request line accepted (default 64 MiB)")
     parser.add_argument("--max-children", type=_positive, default=4096,
                         help="most live children at once (default 4096)")
+    parser.add_argument("--scope", metavar="FILE",
+                        help="an allow-list (TOML, or JSON if FILE ends in .json) of the programs, arguments, "
+                        "working directories and environment names the sidecar may use; without it, anything")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
                         help="what to log to stderr (default warning)")
     parser.add_argument("--version", action="version", version=f"process-sidecar {__version__}")
@@ -53,8 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     _raise_open_file_limit()
     from .guardian import Guardian
+    from .scope import Scope, ScopeFileError
     from .server import Settings, serve  # after logging is set up: importing jsonrpcserver may log
 
+    scope = None
+    if args.scope is not None:
+        try:
+            scope = Scope.load(args.scope)
+        except ScopeFileError as exc:
+            print(f"process-sidecar: error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        logging.getLogger("sidecar").warning("no --scope given: the sidecar will run any program it is asked to")
     guardian = Guardian.start()  # forks: before asyncio starts any thread
-    settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children)
+    settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children, scope=scope)
     return asyncio.run(serve(settings, guardian))

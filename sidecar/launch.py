@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SidecarError, errno_name
@@ -21,6 +21,8 @@ class LaunchSpec:
     """None: the child inherits the sidecar's environment as it is, with no copy made."""
     encoding: str
     stdin_pipe: bool
+    env_changes: dict[str, str | None] = field(default_factory=dict)
+    """The names the request set or removed, for the scope to check."""
 
 
 def _invalid(field: str, expected: str, received: Any, message: str) -> SidecarError:
@@ -83,6 +85,7 @@ def launch_spec(params: dict, *, stdin_pipe: bool) -> LaunchSpec:
         env=_environment(params),
         encoding=params.get("encoding", "utf-8"),
         stdin_pipe=stdin_pipe,
+        env_changes=dict(params.get("env") or {}),
     )
 
 

@@ -88,6 +88,7 @@ class Methods:
                 "treeKill": True,
                 "maxLineBytes": self._settings.max_line_bytes,
                 "maxChildren": self._settings.max_children,
+                "scope": self._settings.scope is not None,
             },
         }
 

@@ -21,6 +21,7 @@ from .methods import Methods
 from .orphans import OrphanWatch, become_subreaper
 from .outbox import Outbox
 from .rpc import Dispatcher
+from .scope import Scope
 from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ READ_BYTES = 256 * 1024
 class Settings:
     max_line_bytes: int = 64 * 1024 * 1024
     max_children: int = 4096
+    scope: Scope | None = None
 
 
 class _StdinProtocol(asyncio.Protocol):
@@ -139,7 +141,7 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     outbox = Outbox(on_host_gone=lambda: end("the host closed the sidecar's stdout"))
     await outbox.open(protocol_out)
     exclude = [guardian.pid] if guardian.pid else []
-    supervisor = Supervisor(settings.max_children, guardian, exclude)
+    supervisor = Supervisor(settings.max_children, guardian, exclude, settings.scope)
     OrphanWatch(
         supervisor.started,
         supervisor.groups,

@@ -19,6 +19,7 @@ import psutil
 from .child import ChildProcess
 from .guardian import Guardian
 from .orphans import descendants
+from .scope import Scope
 from .errors import SidecarError, errno_name
 from .launch import LaunchSpec, spawn_failure
 from .signals import signal_one, signal_tree
@@ -32,8 +33,11 @@ ABANDON_AFTER_MS = 1000
 
 
 class Supervisor:
-    def __init__(self, max_children: int, guardian: Guardian, exclude: Iterable[int] = ()) -> None:
+    def __init__(
+        self, max_children: int, guardian: Guardian, exclude: Iterable[int] = (), scope: Scope | None = None
+    ) -> None:
         self.max_children = max_children
+        self.scope = scope
         self._guardian = guardian
         self._exclude = set(exclude)  # descendants that are not children's trees (the guardian)
         self.closing = False
@@ -46,6 +50,8 @@ class Supervisor:
 
     async def start(self, spec: LaunchSpec, child: ChildProcess, *, addressable: bool) -> None:
         """Start `child`; it is in the table from the moment its pid exists until it has finished."""
+        if self.scope is not None:
+            spec = self.scope.authorize(spec)  # ScopeDenied: nothing is started
         if self.closing:
             raise SidecarError("ShuttingDown", f"Cannot start {spec.program!r}: the sidecar is shutting down.")
         if len(self._live) + self._starting >= self.max_children:

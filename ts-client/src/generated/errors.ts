@@ -29,6 +29,8 @@ export const ErrorCode = {
   MaxBufferExceeded: -32007,
   /** execute was cancelled with $/cancelRequest; its tree was stopped. data holds the output collected so far. */
   Cancelled: -32008,
+  /** The sidecar was started with --scope and no rule allows this program with these arguments, working directory and environment names. Nothing was started. */
+  ScopeDenied: -32009,
   /** The sidecar is shutting down and starts no new children. */
   ShuttingDown: -32011,
 } as const;
@@ -53,6 +55,7 @@ export const ErrorName: { readonly [code: number]: ErrorName | undefined } = {
   [-32006]: 'TimedOut',
   [-32007]: 'MaxBufferExceeded',
   [-32008]: 'Cancelled',
+  [-32009]: 'ScopeDenied',
   [-32011]: 'ShuttingDown',
 };
 
@@ -70,6 +73,7 @@ export interface ErrorDataMap {
   TimedOut: StoppedExecuteData;
   MaxBufferExceeded: StoppedExecuteData;
   Cancelled: StoppedExecuteData;
+  ScopeDenied: ScopeDeniedData;
   ShuttingDown: undefined;
 }
 export interface InvalidRequestData {
@@ -124,4 +128,22 @@ export interface StoppedExecuteData {
   timeoutMs?: number;
   maxBuffer?: number;
   stream?: "stdout" | "stderr";
+}
+export interface ScopeDeniedData {
+  program: string;
+  /**
+   * The rule that came closest (the first for this program), or null if none names it.
+   */
+  rule: string | null;
+  /**
+   * What the rule refused.
+   */
+  part: "program" | "args" | "cwd" | "env";
+  /**
+   * The argument position that failed.
+   */
+  index?: number;
+  expected?: unknown;
+  received?: unknown;
+  names?: string[];
 }

@@ -36,8 +36,8 @@ export type SidecarNotificationMethod = keyof SidecarNotificationTypes;
 /** Every method and notification, as listed in protocol/methods.json. */
 export const METHODS = [
   { name: "initialize", kind: "request", direction: "host-to-sidecar", errors: ["InvalidParams"] },
-  { name: "spawn", kind: "request", direction: "host-to-sidecar", errors: ["InvalidParams","SpawnFailed","ShuttingDown"] },
-  { name: "execute", kind: "request", direction: "host-to-sidecar", errors: ["InvalidParams","SpawnFailed","TimedOut","MaxBufferExceeded","Cancelled","ShuttingDown"] },
+  { name: "spawn", kind: "request", direction: "host-to-sidecar", errors: ["InvalidParams","SpawnFailed","ScopeDenied","ShuttingDown"] },
+  { name: "execute", kind: "request", direction: "host-to-sidecar", errors: ["InvalidParams","SpawnFailed","ScopeDenied","TimedOut","MaxBufferExceeded","Cancelled","ShuttingDown"] },
   { name: "write", kind: "request", direction: "host-to-sidecar", errors: ["InvalidParams","UnknownProcess","StdinUnavailable"] },
   { name: "closeStdin", kind: "request", direction: "host-to-sidecar", errors: ["InvalidParams","UnknownProcess"] },
   { name: "kill", kind: "request", direction: "host-to-sidecar", errors: ["InvalidParams","UnknownProcess"] },

@@ -146,6 +146,10 @@ export interface InitializeResult {
     treeKill: boolean;
     maxLineBytes: number;
     maxChildren: number;
+    /**
+     * Whether the sidecar was started with --scope (an allow-list); never its contents.
+     */
+    scope: boolean;
   };
 }
 /**
