@@ -12,9 +12,10 @@ Layouts, as measured on Linux with PyInstaller 6 (docs in the module's `frozen_m
 - onefile (the default): one file, which is what externalBin takes. Its bootloader unpacks the app into a
   temporary _MEIxxxxxx directory, runs it as a second process and forwards signals to it (SIGTERM, SIGINT,
   SIGHUP, ...), then removes the directory. A SIGKILLed bootloader can do neither; tauri-plugin-shell's
-  kill() is a SIGKILL, and it kills every child so when the app exits. `frozen_main` closes that gap: the
-  Python process learns at once that the bootloader is gone (PR_SET_PDEATHSIG on Linux, polling elsewhere),
-  ends the session as on SIGTERM (every child tree stopped), and removes the directory itself.
+  kill() is a SIGKILL, and it kills every child so when the app exits. The sidecar watches its parent
+  (see server.py), and `frozen_main` adds what only the bundle can do: on Linux the Python process learns
+  at once that the bootloader is gone (PR_SET_PDEATHSIG) and ends the session as on SIGTERM (every child
+  tree stopped); and it then removes the unpacked directory itself.
 - onedir: a folder holding the executable and its _internal/ directory. Nothing is unpacked, and on Linux
   the bootloader sets the library path and exec()s itself: one process, one pid, the fastest start. Good for
   Electron's extraResources or a VS Code extension; not for externalBin, which copies a single file.
@@ -30,7 +31,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -278,25 +278,22 @@ def _onefile_bootloader() -> tuple[bool, int | None, bool]:
 
 
 def _end_when_gone(bootloader: int) -> None:
-    """SIGTERM this process (which ends the session as the host's SIGTERM would) once `bootloader` dies."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
+    """Have the kernel SIGTERM this process the moment `bootloader` dies (Linux's PR_SET_PDEATHSIG).
 
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
-                if os.getppid() != bootloader:  # it died before the request took effect
-                    os.kill(os.getpid(), signal.SIGTERM)
-                return
-        except (OSError, AttributeError):
-            pass
+    The sidecar also polls its parent once a second (server._watch_parent), on every platform; this makes
+    it immediate, and covers the start-up before that watch exists.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
 
-    def watch() -> None:
-        while os.getppid() == bootloader:
-            time.sleep(0.25)
+        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != bootloader:  # it died before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="bootloader-watch", daemon=True).start()
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -308,8 +305,9 @@ def frozen_main() -> int | str | None:
 
     - The children get the host's environment back (see _restore_environment).
     - In a onefile bundle, if the bootloader is killed (SIGKILL: nothing can be forwarded), this process is
-      told at once and ends the session as on SIGTERM, so it never lingers until the host happens to close
-      its stdin; then, as the bootloader cannot, it removes the directory it was unpacked into.
+      told at once (on Linux; elsewhere the sidecar's parent watch notices within a second) and ends the
+      session as on SIGTERM, so it never lingers until the host closes its stdin; then, as the bootloader
+      cannot, it removes the directory it was unpacked into.
     """
     _restore_environment()
     onefile, bootloader, orphaned = _onefile_bootloader()
