@@ -1,0 +1,282 @@
+"""The bundled binary (python -m sidecar.bundle), driven over real pipes like any host would.
+
+The binaries are built once per layout into build/test-bundle/ and kept there: a run whose inputs (the
+package, protocol/, the installed distributions, PyInstaller's arguments) have not changed reuses them.
+A fresh build takes about 10 s per layout on two cores. Deselect with `-m "not bundle"`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from sidecar import __version__
+from sidecar.bundle import build, platform_triple, rustc_triple, target_triple
+from sidecar_client import CHECKER, REPO, read_pidfile, wait_gone
+
+pytestmark = [pytest.mark.bundle, pytest.mark.timeout(300)]
+
+CACHE = REPO / "build" / "test-bundle"
+TREE = "sleep 300 & a=$!; sleep 300 & echo $$ $a $! > {pidfile}; wait"
+
+
+@pytest.fixture(scope="module", params=["onefile", "onedir"])
+def binary(request) -> Path:
+    onefile = request.param == "onefile"
+    return build(CACHE / "dist", onefile=onefile, work=CACHE / request.param, reuse=True)
+
+
+@pytest.fixture(scope="module")
+def onefile_binary() -> Path:
+    return build(CACHE / "dist", onefile=True, work=CACHE / "onefile", reuse=True)
+
+
+class BundledSidecar:
+    """A small host for the binary: requests and answers matched by id, notifications kept per pid, and
+    every message checked against protocol/ (sidecar_client.CHECKER).
+
+    Its TMPDIR is a folder of the test's own, so that what a onefile bootloader unpacks can be seen.
+    """
+
+    def __init__(self, binary: Path, tmp: Path, env: dict[str, str] | None = None) -> None:
+        tmp.mkdir(exist_ok=True)
+        self.tmp = tmp
+        self.proc = subprocess.Popen(
+            [str(binary)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**(os.environ if env is None else env), "TMPDIR": str(tmp)},
+        )
+        self._ids = itertools.count(1)
+        self._methods: dict[int, str] = {}
+        self._responses: dict[int, dict] = {}
+        self._events: dict[int, list[dict]] = {}
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                message = json.loads(line)
+                with self._changed:
+                    if "method" in message:
+                        CHECKER.check_notification(message)
+                        self._events.setdefault(message["params"]["pid"], []).append(message)
+                    else:
+                        CHECKER.check_response(self._methods.get(message["id"]), message)
+                        self._responses[message["id"]] = message
+                    self._changed.notify_all()
+
+    def wait_for(self, predicate, what: str, timeout: float = 15) -> None:
+        with self._changed:
+            if not self._changed.wait_for(predicate, timeout):
+                raise TimeoutError(f"timed out waiting for {what}")
+
+    def call(self, method: str, params: dict | None = None) -> dict:
+        """The whole response: {"result": ...} or {"error": ...}."""
+        request_id = next(self._ids)
+        self._methods[request_id] = method
+        line = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}}
+        self.proc.stdin.write(json.dumps(line).encode() + b"\n")
+        self.proc.stdin.flush()
+        self.wait_for(lambda: request_id in self._responses, f"the answer to {method}")
+        return self._responses[request_id]
+
+    def request(self, method: str, params: dict | None = None):
+        response = self.call(method, params)
+        assert "result" in response, response
+        return response["result"]
+
+    def spawn(self, program: str, *args: str) -> int:
+        return self.request("spawn", {"program": program, "args": list(args)})["pid"]
+
+    def output(self, pid: int) -> str:
+        with self._changed:
+            return "".join(n["params"]["data"] for n in self._events.get(pid, ()) if n["method"] == "stdout")
+
+    def wait_exit(self, pid: int) -> dict:
+        def exited() -> bool:
+            return bool(self._events.get(pid)) and self._events[pid][-1]["method"] == "exit"
+
+        self.wait_for(exited, f"the exit of {pid}")
+        return self._events[pid][-1]["params"]
+
+    def close(self) -> int:
+        """End of file on the sidecar's stdin; its exit status."""
+        self.proc.stdin.close()
+        return self.proc.wait(15)
+
+    def tree(self) -> list[int]:
+        """The binary's own processes (a onefile bootloader has the Python process as its child) and every
+        process they started."""
+        return [self.proc.pid] + [p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)]
+
+    def unpacked(self) -> list[Path]:
+        return sorted(self.tmp.glob("_MEI*"))
+
+
+@pytest.fixture
+def start(tmp_path):
+    started: list[BundledSidecar] = []
+
+    def start(binary: Path, env: dict[str, str] | None = None) -> BundledSidecar:
+        sidecar = BundledSidecar(binary, tmp_path / f"tmp{len(started)}", env)
+        started.append(sidecar)
+        return sidecar
+
+    yield start
+    for sidecar in started:
+        if sidecar.proc.poll() is None:
+            for pid in sidecar.tree():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            sidecar.proc.wait(10)
+        if not sidecar.proc.stdin.closed:
+            sidecar.proc.stdin.close()
+
+
+def _trees(sidecar: BundledSidecar, tmp_path: Path, count: int = 2) -> list[int]:
+    pids = []
+    for n in range(count):
+        pidfile = tmp_path / f"tree{n}"
+        sidecar.spawn("sh", "-c", TREE.format(pidfile=pidfile))
+        pids += read_pidfile(pidfile)
+    return pids
+
+
+def test_the_binary_is_named_for_tauri_externalbin(onefile_binary):
+    triple = target_triple()
+    assert onefile_binary.name == f"process-sidecar-{triple}"
+    host = rustc_triple()
+    if host is not None:  # rustc is installed here: its triple wins, and the fallback must agree with it
+        assert triple == host
+        assert platform_triple() == host
+    assert os.access(onefile_binary, os.X_OK)
+    done = subprocess.run([onefile_binary, "--version"], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout.strip()) == (0, f"process-sidecar {__version__}")
+
+
+def test_protocol_smoke_test(binary, start, tmp_path):
+    sidecar = start(binary)
+    info = sidecar.request("initialize", {"clientInfo": {"name": "test_bundle"}})
+    assert info["serverInfo"] == {"name": "process-sidecar", "version": __version__}
+    assert info["protocolVersion"] == "1"  # read from the protocol files bundled inside the binary
+
+    result = sidecar.request("execute", {"command": "sh -c 'echo out; echo err >&2; exit 3'"})
+    assert result == {"code": 3, "signal": None, "stdout": "out\n", "stderr": "err\n"}
+
+    cat = sidecar.spawn("cat")
+    assert sidecar.request("write", {"pid": cat, "data": "hello\n"}) is None
+    sidecar.wait_for(lambda: sidecar.output(cat) == "hello\n", "cat's echo")
+    assert sidecar.request("closeStdin", {"pid": cat}) is None
+    assert sidecar.wait_exit(cat) == {"pid": cat, "code": 0, "signal": None}
+
+    pidfile = tmp_path / "killed"
+    leader = sidecar.spawn("sh", "-c", TREE.format(pidfile=pidfile))
+    tree = read_pidfile(pidfile)
+    assert sidecar.request("kill", {"pid": leader}) is None
+    assert sidecar.wait_exit(leader)["signal"] == signal.SIGTERM
+    assert wait_gone(tree) == []
+
+    assert sidecar.call("spawn", {"program": "no-such-program-here"})["error"]["code"] == -32000
+
+    children = _trees(sidecar, tmp_path)
+    everything = sidecar.tree()
+    assert set(children) <= set(everything)
+    assert sidecar.close() == 0  # end of file on stdin: every child stopped, exit 0
+    assert wait_gone(everything) == []
+    assert sidecar.unpacked() == []
+
+
+@pytest.mark.parametrize("host_value", [None, "/opt/host-libs"])
+def test_children_get_the_hosts_environment_not_the_bundles(binary, start, host_value):
+    # The bootloader points LD_LIBRARY_PATH at the bundled libraries and sets _PYI_* variables.
+    env = {name: value for name, value in os.environ.items() if name != "LD_LIBRARY_PATH"}
+    if host_value is not None:
+        env["LD_LIBRARY_PATH"] = host_value
+    sidecar = start(binary, env=env)
+    seen = sidecar.request("execute", {"program": "env"})["stdout"]
+    assert "_MEI" not in seen and "_PYI_" not in seen
+    expected = [] if host_value is None else [f"LD_LIBRARY_PATH={host_value}"]
+    assert [line for line in seen.splitlines() if line.startswith("LD_LIBRARY_PATH")] == expected
+    assert sidecar.close() == 0
+
+
+def test_sigterm_reaches_the_sidecar_and_stops_every_tree(binary, start, tmp_path):
+    # A onefile bootloader forwards the signal to the Python process.
+    sidecar = start(binary)
+    children = _trees(sidecar, tmp_path)
+    everything = sidecar.tree()
+    sidecar.proc.send_signal(signal.SIGTERM)
+    assert sidecar.proc.wait(10) == 0
+    assert wait_gone(everything + children) == []
+    assert sidecar.unpacked() == []
+
+
+def test_sigkill_of_the_onefile_bootloader_leaves_nothing_behind(onefile_binary, start, tmp_path):
+    # What tauri-plugin-shell's kill() does, and does to every child when the app exits. The host keeps
+    # the sidecar's stdin open: the Python process must learn of the bootloader's death by itself.
+    sidecar = start(onefile_binary)
+    children = _trees(sidecar, tmp_path)
+    everything = sidecar.tree()
+    assert len(everything) > len(children) + 1, "a onefile binary runs as bootloader + Python process"
+    assert len(sidecar.unpacked()) == 1
+    sidecar.proc.kill()
+    sidecar.proc.wait(10)
+    assert wait_gone(everything) == []
+    deadline = time.monotonic() + 10
+    while sidecar.unpacked() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sidecar.unpacked() == [], "the unpacked directory must not outlive the bootloader"
+
+
+HOST = """
+import subprocess, sys
+sidecar = subprocess.Popen([sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+sidecar.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"spawn","params":{"program":"sh","args":["-c",'
+                    + sys.argv[2].encode() + b']}}\\n')
+sidecar.stdin.flush()
+sidecar.stdout.readline()
+print(sidecar.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_crashed_host_leaves_nothing_behind(binary, tmp_path):
+    # An app that crashes never calls dispose(): the kernel closes its end of the sidecar's stdin, and
+    # end of file makes the sidecar stop every tree and exit.
+    pidfile = tmp_path / "tree"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    with subprocess.Popen(
+        [sys.executable, "-c", HOST, str(binary), json.dumps(TREE.format(pidfile=pidfile))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "TMPDIR": str(tmp)},
+    ) as host:
+        try:
+            sidecar_pid = int(host.stdout.readline())
+            children = read_pidfile(pidfile)
+            everything = [sidecar_pid] + [p.pid for p in psutil.Process(sidecar_pid).children(recursive=True)]
+        finally:
+            host.kill()
+    try:
+        assert wait_gone(everything + children) == []
+        assert sorted(tmp.glob("_MEI*")) == []
+    finally:
+        for pid in everything + children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
