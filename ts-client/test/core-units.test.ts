@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { EventEmitter } from '../src/core/emitter.js';
 import { LineSplitter } from '../src/core/framing.js';
 import { LineBuffer } from '../src/core/lines.js';
+import { parseOutputNotification } from '../src/core/rpc.js';
 import { decodeBase64, encodeBase64 } from '../src/core/base64.js';
 import { resolveEncoding } from '../src/core/encoding.js';
 import { createOutputDecoder } from '../src/core/output.js';
@@ -97,6 +98,48 @@ describe('LineSplitter (protocol framing)', () => {
     splitter.push('a\nb');
     splitter.push('c\n');
     assert.deepEqual(lines, ['a', 'bc']);
+  });
+});
+
+describe('output notifications read without JSON.parse', () => {
+  const line = (method: string, pid: unknown, data: string) => JSON.stringify({ jsonrpc: '2.0', method, params: { pid, data } });
+
+  test('a line of the sidecar\'s shape with no escape gives what JSON.parse gives', { timeout: 5000 }, () => {
+    for (const [method, pid, data] of [
+      ['stdout', 1234, encodeBase64(new Uint8Array([0, 1, 2, 250, 251, 255]))],
+      ['stderr', 7, 'plain text, no newline'],
+      ['stdout', 0, ''],
+      ['stdout', 99999999, 'h€llo 😀 ünïcode'],
+    ] as const) {
+      const text = line(method, pid, data);
+      const fast = parseOutputNotification(text);
+      assert.ok(fast, text);
+      const parsed = JSON.parse(text);
+      assert.deepEqual(fast, { method: parsed.method, params: parsed.params });
+    }
+  });
+
+  test('anything else is left to JSON.parse', { timeout: 5000 }, () => {
+    for (const text of [
+      line('stdout', 1, 'a line\n'), // escaped newline
+      line('stdout', 1, 'say "hi"'), // escaped quotes
+      line('stdout', 1, 'back\\slash'),
+      line('stdout', 1, '\u0001'),
+      line('exit', 1, 'x'),
+      line('stdoutx', 1, 'x'),
+      line('stdout', '12', 'x'), // a string pid
+      line('stdout', -1, 'x'),
+      line('stdout', 1.5, 'x'),
+      '{"jsonrpc":"2.0","method":"stdout","params":{"pid":012,"data":"x"}}', // not JSON
+      '{"jsonrpc":"2.0","method":"stdout","params":{"pid":1,"data":"x","more":1}}',
+      '{"jsonrpc":"2.0","method":"stdout","params":{"pid":1,"data":"x"},"id":3}',
+      '{"jsonrpc":"2.0","method":"stdout","params":{"pid":1,"data":"x"}} ',
+      '{"jsonrpc":"2.0","method":"stdout","params":{"pid":1,"data":"x"',
+      '{"jsonrpc":"2.0","method":"stdout","params":{"pid":1,"data":"}}',
+      '{"jsonrpc":"2.0","result":{"pid":1},"id":1}',
+    ]) {
+      assert.equal(parseOutputNotification(text), undefined, text);
+    }
   });
 });
 
