@@ -1,6 +1,6 @@
 """Build the sidecar into a self-contained executable with PyInstaller, for desktop app bundles.
 
-    python -m sidecar.bundle [--out DIR] [--onefile|--onedir] [--reuse]
+    python -m sidecar.bundle [--out DIR] [--onefile|--onedir] [--scope FILE] [--reuse]
 
 The executable is named process-sidecar-<target triple> (say process-sidecar-x86_64-unknown-linux-gnu), the
 name Tauri's bundle.externalBin looks for; the triple is the host of `rustc -vV` when rustc is installed,
@@ -115,8 +115,13 @@ def _protocol_dir() -> Path:
 EXCLUDED_MODULES = ("ssl", "_ssl", "_hashlib", "readline", "tkinter")
 
 
-def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool) -> list[str]:
-    """The PyInstaller command line (without the program), for an entry script written to `work`."""
+SCOPE_NAMES = ("bundled-scope.toml", "bundled-scope.json")
+"""Where, inside the binary's sidecar/ folder, a scope baked in with --scope lies."""
+
+
+def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool, scope: Path | None = None) -> list[str]:
+    """The PyInstaller command line (without the program), for an entry script written to `work`, and a
+    scope file already copied into `work` under one of SCOPE_NAMES."""
     return [
         "--noconfirm",
         "--log-level", "WARN",
@@ -128,6 +133,7 @@ def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool) -> list
         "--paths", str(PACKAGE_DIR.parent),
         # protocol_files.py looks for the schemas inside the package first.
         "--add-data", f"{_protocol_dir()}{os.pathsep}sidecar/protocol",
+        *(["--add-data", f"{scope}{os.pathsep}sidecar"] if scope is not None else []),
         # Modules imported by name at run time (importlib), which PyInstaller's analysis cannot see, and
         # jsonrpcserver's request-schema.json, read with importlib.resources.
         "--collect-submodules", "sidecar",
@@ -144,10 +150,10 @@ def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool) -> list
     ]
 
 
-def fingerprint(args: list[str]) -> str:
+def fingerprint(args: list[str], extra: bytes = b"") -> str:
     """A digest of everything that goes into the binary: the package's files, the protocol files, the
-    interpreter, every installed distribution's version, and PyInstaller's arguments."""
-    digest = hashlib.sha256()
+    interpreter, every installed distribution's version, PyInstaller's arguments, and `extra`."""
+    digest = hashlib.sha256(extra)
     for root in (PACKAGE_DIR, _protocol_dir()):
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             if "__pycache__" in path.parts:
@@ -161,12 +167,14 @@ def fingerprint(args: list[str]) -> str:
 
 
 def build(out: Path, *, onefile: bool = True, work: Path | None = None, reuse: bool = False,
-          triple: str | None = None, log=print) -> Path:
+          scope: Path | None = None, triple: str | None = None, log=print) -> Path:
     """Build the executable into `out` and return its path.
 
     onefile: out/process-sidecar-<triple>; onedir: out/process-sidecar-<triple>-onedir/process-sidecar-<triple>.
 
-    With `reuse`, a build whose inputs have not changed since the last one in `work` is kept as it is.
+    With `scope` (a scope file, TOML or JSON), the binary always runs with that allow-list and refuses a
+    --scope of its own command line. With `reuse`, a build whose inputs have not changed since the last
+    one in `work` is kept as it is.
     """
     out = out.resolve()
     name = executable_name(triple or target_triple())
@@ -174,15 +182,27 @@ def build(out: Path, *, onefile: bool = True, work: Path | None = None, reuse: b
     # A onedir build is a folder; it must not take the onefile executable's name in the same `out`.
     folder = None if onefile else out / f"{name.removesuffix('.exe')}-onedir"
     result = out / name if onefile else folder / name
-    args = pyinstaller_args(out, work, name, onefile=onefile)
+    scope_text = b""
+    baked_scope = None
+    if scope is not None:
+        from .scope import Scope
+
+        Scope.load(str(scope))  # a broken scope fails the build, not the app at its start
+        scope_text = Path(scope).read_bytes()
+        baked_scope = work / "scope" / SCOPE_NAMES[str(scope).endswith(".json")]
+    args = pyinstaller_args(out, work, name, onefile=onefile, scope=baked_scope)
     stamp = work / "fingerprint"
-    digest = fingerprint(args)
+    digest = fingerprint(args, scope_text)
     if reuse and result.is_file() and stamp.is_file() and stamp.read_text() == f"{digest} {result}\n":
         log(f"{result} is up to date")
         return result
     work.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
     (work / "entry.py").write_text(ENTRY_SCRIPT)
+    shutil.rmtree(work / "scope", ignore_errors=True)
+    if baked_scope is not None:
+        baked_scope.parent.mkdir()
+        baked_scope.write_bytes(scope_text)
     log(f"building {result} with PyInstaller ({'onefile' if onefile else 'onedir'})")
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "PyInstaller", *args], check=True)
@@ -211,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="a folder: DIR/process-sidecar-<triple>-onedir/ holding the executable and _internal/")
     parser.add_argument("--work", type=Path, default=None,
                         help="PyInstaller's work files (default build/bundle/<mode>)")
+    parser.add_argument("--scope", type=Path, default=None, metavar="FILE",
+                        help="bake this scope file (TOML or JSON) into the binary: it always runs with that "
+                        "allow-list, and refuses a --scope on its command line")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the last build in --work when nothing that goes into it has changed")
     args = parser.parse_args(argv)
@@ -218,7 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         import PyInstaller  # noqa: F401
     except ImportError:
         parser.exit(2, "PyInstaller is missing: pip install 'process-sidecar[bundle]' (or 'pyinstaller>=6,<7')\n")
-    path = build(args.out, onefile=args.onefile, work=args.work, reuse=args.reuse)
+    from .scope import ScopeFileError
+
+    try:
+        path = build(args.out, onefile=args.onefile, work=args.work, reuse=args.reuse, scope=args.scope)
+    except ScopeFileError as exc:
+        parser.exit(2, f"{exc}\n")
     print(path)
     return 0
 
@@ -296,6 +324,21 @@ def _end_when_gone(bootloader: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _arguments() -> list[str] | None:
+    """The sidecar's command line: this one, plus `--scope <the baked-in file>` if the build had one (and
+    then None, after a message, if this command line tries a --scope of its own)."""
+    argv = sys.argv[1:]
+    here = Path(getattr(sys, "_MEIPASS", PACKAGE_DIR.parent)) / "sidecar"
+    baked = next((here / name for name in SCOPE_NAMES if (here / name).is_file()), None)
+    if baked is None:
+        return argv
+    # argparse takes any unambiguous prefix of an option (--sc), so refuse those too.
+    if any(len(arg.split("=")[0]) > 2 and "--scope".startswith(arg.split("=")[0]) for arg in argv):
+        print("process-sidecar: this binary has its scope built in; --scope cannot change it", file=sys.stderr)
+        return None
+    return [*argv, "--scope", str(baked)]  # last, so that it would win anyway
+
+
 def _terminated(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -304,6 +347,7 @@ def frozen_main() -> int | str | None:
     """The entry point of the bundled binary: the sidecar's own main, plus what the bundle needs.
 
     - The children get the host's environment back (see _restore_environment).
+    - A scope baked in at build time always applies (see _arguments).
     - In a onefile bundle, if the bootloader is killed (SIGKILL: nothing can be forwarded), this process is
       told at once (on Linux; elsewhere the sidecar's parent watch notices within a second) and ends the
       session as on SIGTERM, so it never lingers until the host closes its stdin; then, as the bootloader
@@ -322,7 +366,8 @@ def frozen_main() -> int | str | None:
             _end_when_gone(bootloader)
         from .cli import main as sidecar_main
 
-        status = sidecar_main()
+        argv = _arguments()
+        status = 2 if argv is None else sidecar_main(argv)
     except SystemExit as exc:
         status = exc.code
     if orphaned or (bootloader is not None and os.getppid() != bootloader):

@@ -280,3 +280,25 @@ def test_a_crashed_host_leaves_nothing_behind(binary, tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+@pytest.fixture(scope="module")
+def scoped_binary(tmp_path_factory) -> Path:
+    scope = tmp_path_factory.mktemp("scope") / "scope.toml"
+    scope.write_text('[[allow]]\nname = "echo"\nprogram = "echo"\nargs = "any"\n')
+    return build(CACHE / "scoped-dist", onefile=True, work=CACHE / "scoped", scope=scope, reuse=True)
+
+
+def test_a_scope_baked_in_at_build_time_always_applies(scoped_binary, start):
+    sidecar = start(scoped_binary)
+    assert sidecar.request("initialize")["capabilities"]["scope"] is True
+    assert sidecar.request("execute", {"program": "echo", "args": ["allowed"]})["stdout"] == "allowed\n"
+    denied = sidecar.call("execute", {"program": "sh", "args": ["-c", "echo not allowed"]})
+    assert denied["error"]["code"] == -32009  # ScopeDenied
+    assert sidecar.close() == 0
+
+    for attempt in (["--scope", os.devnull], ["--scope=" + os.devnull], ["--sco", os.devnull]):
+        done = subprocess.run([scoped_binary, *attempt], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=30)
+        assert done.returncode == 2, attempt
+        assert "scope built in" in done.stderr
