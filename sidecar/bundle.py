@@ -127,7 +127,7 @@ def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool, scope: 
         "--log-level", "WARN",
         "--name", name.removesuffix(".exe"),
         "--onefile" if onefile else "--onedir",
-        "--distpath", str(out if onefile else work / "dist"),
+        "--distpath", str(work / "dist"),
         "--workpath", str(work / "pyinstaller"),
         "--specpath", str(work),
         "--paths", str(PACKAGE_DIR.parent),
@@ -206,9 +206,14 @@ def build(out: Path, *, onefile: bool = True, work: Path | None = None, reuse: b
     log(f"building {result} with PyInstaller ({'onefile' if onefile else 'onedir'})")
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "PyInstaller", *args], check=True)
-    if folder is not None:
+    out.mkdir(parents=True, exist_ok=True)
+    if folder is None:
+        # In one step: an app (or test) starting the previous binary never reads a half-written one.
+        temporary = out / f".{name}.tmp"
+        shutil.copy2(work / "dist" / name, temporary)
+        os.replace(temporary, result)
+    else:
         shutil.rmtree(folder, ignore_errors=True)
-        out.mkdir(parents=True, exist_ok=True)
         shutil.move(work / "dist" / name.removesuffix(".exe"), folder)
     if not result.is_file():
         raise RuntimeError(f"PyInstaller finished but {result} is missing")

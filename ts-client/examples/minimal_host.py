@@ -16,6 +16,7 @@ sidecar = subprocess.Popen(
     stdin=subprocess.PIPE, stdout=subprocess.PIPE, encoding="utf-8",
 )
 last_id = 0
+exits = {}  # pid -> the params of its `exit` notification
 
 
 def call(method, params):
@@ -37,6 +38,8 @@ def read():
     message = json.loads(sidecar.stdout.readline())
     if message.get("method") in ("stdout", "stderr", "exit"):  # notifications: no id
         print(f"{message['method']:7}", message["params"])
+    if message.get("method") == "exit":
+        exits[message["params"]["pid"]] = message["params"]
     return message
 
 
@@ -46,9 +49,7 @@ print("spawned", pid)
 call("write", {"pid": pid, "data": "hello\n"})
 call("write", {"pid": pid, "data": "world\n"})
 call("closeStdin", {"pid": pid})
-while True:  # `exit` comes last, after every byte of output
-    message = read()
-    if message.get("method") == "exit" and message["params"]["pid"] == pid:
-        break
+while pid not in exits:  # `exit` comes last, after every byte of output (maybe before closeStdin's answer)
+    read()
 sidecar.stdin.close()  # end of file: the host is done
 print("sidecar exited with", sidecar.wait())
