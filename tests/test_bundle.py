@@ -7,6 +7,7 @@ A fresh build takes about 10 s per layout on two cores. Deselect with `-m "not b
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -177,6 +178,9 @@ def test_protocol_smoke_test(binary, start, tmp_path):
 
     result = sidecar.request("execute", {"command": "sh -c 'echo out; echo err >&2; exit 3'"})
     assert result == {"code": 3, "signal": None, "stdout": "out\n", "stderr": "err\n"}
+
+    raw = sidecar.request("execute", {"program": "printf", "args": ["\\000\\377abc"], "encoding": "base64"})
+    assert base64.b64decode(raw["stdout"]) == b"\x00\xffabc"
 
     cat = sidecar.spawn("cat")
     assert sidecar.request("write", {"pid": cat, "data": "hello\n"}) is None
