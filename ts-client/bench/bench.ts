@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { Sidecar, createNodeTransport, type NodeLaunchOptions } from '../src/transports/node.js';
 import {
   MiB,
+  addedMedian,
   busyWait,
   childPids,
   formatTable,
@@ -402,7 +403,7 @@ async function echoLatency({ sidecar, pid }: Shared, config: Config): Promise<Fi
     targetText: 'p50 <= 80 us added',
     details: { allRounds: { direct: spread(all.direct), sidecar: spread(all.sidecar) }, cpu: cpu.summary() },
   });
-  figure.details!.addedP50Us = round(figure.sidecarMedian! - figure.directMedian!);
+  figure.details!.addedP50Us = round(addedMedian(figure));
   return figure;
 }
 
@@ -634,7 +635,7 @@ function show(value: number | undefined, unit: string): string {
 function describe(figure: Figure): string[] {
   const ratio = figure.ratio === undefined ? '-' : `${round(figure.ratio)}x`;
   let measured = show(figure.sidecarMedian, figure.unit);
-  if (figure.id === 'echo-latency') measured += ` (+${round(figure.sidecarMedian! - figure.directMedian!)} us)`;
+  if (figure.id === 'echo-latency') measured += ` (+${round(addedMedian(figure))} us)`;
   if (figure.id === 'scale') measured += `, ${round(Number(figure.details?.sidecarRssWithAllLiveMiB))} MiB RSS`;
   if (figure.id === 'startup' && figure.details?.fromSourceMs !== undefined) measured += ` (${figure.details.fromSourceMs} ms compiling from source)`;
   if (figure.id === 'memory-idle') {
@@ -693,6 +694,7 @@ async function main(): Promise<void> {
       directMedian: figure.directMedian === undefined ? undefined : round(figure.directMedian),
       sidecarMedian: round(figure.sidecarMedian!),
       ratio: figure.ratio === undefined ? undefined : round(figure.ratio),
+      ratioOfMedians: figure.ratioOfMedians === undefined ? undefined : round(figure.ratioOfMedians),
     })),
   };
   const out = cli.out ?? (cli.mode === 'smoke' ? undefined : path.join(here, 'results', cli.mode === 'full' ? 'latest.json' : 'quick.json'));

@@ -44,12 +44,19 @@ function row(f: Figure): string[] {
         'echo latency through `cat`, p50',
         `${num(f.directMedian)} us`,
         `${num(f.sidecarMedian)} us`,
-        `+${num(f.sidecarMedian - (f.directMedian ?? 0))} us`,
+        `+${num(f.details?.addedP50Us)} us`,
         f.targetText,
         verdict(f.verdict),
       ];
     case 'startup':
-      return ['startup, launch to first answer', `${num(d.pythonBareStartMs)} ms (\`python -c pass\`)`, `${num(f.sidecarMedian)} ms`, '-', f.targetText, verdict(f.verdict)];
+      return [
+        'startup, launch to first answer',
+        `${num(d.pythonBareStartMs)} ms (\`python -c pass\`)`,
+        `${num(f.sidecarMedian)} ms (${num(d.fromSourceMs)} ms compiling from source)`,
+        '-',
+        f.targetText,
+        verdict(f.verdict),
+      ];
     case 'memory-idle':
       return [
         'RSS, idle',
@@ -107,8 +114,10 @@ const echoCpu = cpu('echo-latency');
 console.log(`## Performance
 
 The same work through the sidecar (with the TypeScript client over its Node transport) and through Node's own
-\`child_process\`, in one run, alternating which goes first, ${report.config.relayRounds} rounds or more; medians. Throughput and rates
-are judged by the ratio measured side by side, not by absolute numbers; startup and memory have absolute targets.
+\`child_process\`, in one run, ${report.config.relayRounds} rounds or more, each running both sides back to back (alternating which goes
+first). The columns are medians; sidecar/direct is the median of the per-round ratios (or differences), which
+cancels the drift of a shared machine's load. Throughput and rates are judged by that ratio, not by absolute
+numbers; startup and memory have absolute targets.
 
 ${table}
 
@@ -116,7 +125,9 @@ What each line does: a child writes ${report.config.relayBytes / 1048576} MiB of
 text (direct: \`setEncoding('utf8')\` chunks; sidecar: a \`'data'\` event per line); a child writes ${report.config.relayBytes / 1048576} MiB from
 \`/dev/zero\` and the host gets bytes (sidecar: \`encoding: 'raw'\`, base64 on the wire); \`execute('true')\`
 ${report.config.execCount} times against \`util.promisify(execFile)('true')\`; ${report.config.echoCount} round trips of \`ping\\n\` through a spawned \`cat\`;
-\`Sidecar.launch()\` until the answer to \`initialize\`; the sidecar's RSS idle, and while \`yes\` floods stdout
+\`Sidecar.launch()\` until the answer to \`initialize\` (with the sidecar's bytecode compiled, as an installed wheel or the
+bundled binary has it; a checkout run where \`PYTHONDONTWRITEBYTECODE=1\` compiles its modules at every start,
+the second number); the sidecar's RSS idle, and while \`yes\` floods stdout
 and the host's event loop is blocked for ${report.config.stallMs / 1000} s; ${report.config.scaleChildren} \`cat\`s spawned at once, one line to each, every
 echo back, every exit.
 
