@@ -107,6 +107,9 @@ const m = report.machine;
 const date = String(report.date).slice(0, 10);
 
 const cpu = (id: string) => byId.get(id)?.details?.cpu;
+const echo = byId.get('echo-latency') as (Figure & { direct?: number[]; sidecar?: number[] }) | undefined;
+const echoAdded = echo?.direct ? (echo as any).sidecar.map((v: number, i: number) => v - echo.direct![i]!) : [];
+const echoDirect = echo?.direct ?? [];
 const utf8Cpu = cpu('utf8-throughput');
 const rawCpu = cpu('raw-throughput');
 const echoCpu = cpu('echo-latency');
@@ -138,7 +141,9 @@ Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
   encoded with pybase64 (SIMD), and the client takes base64 data out of a notification without \`JSON.parse\`.` : ''}${echoCpu ? `
 - echo: sidecar ${num(echoCpu.sidecar)} us of CPU per round trip, client ${num(echoCpu.sidecarHost)} us (direct: ${num(echoCpu.directHost)} us). The added
   latency is the sidecar's: a \`write\` request is two asyncio task hops (the request's own task, then
-  jsonrpcserver's \`gather\`) before the bytes reach the child.` : ''}
+  jsonrpcserver's \`gather\`) before the bytes reach the child, and the line crosses four processes instead of two.
+  This one is met narrowly: on this VM the direct baseline itself flips between about ${num(Math.min(...echoDirect))} and ${num(Math.max(...echoDirect))} us
+  (a CPU wake-up effect), and the added latency per round ranged from ${num(Math.min(...echoAdded))} to ${num(Math.max(...echoAdded))} us.` : ''}
 - \`execute\` beats \`execFile\` because Node \`fork()\`s its whole address space for every child, while the sidecar's
   CPython uses \`vfork()\`; the round trip to the sidecar costs less than that difference.
 
@@ -149,7 +154,7 @@ A shared, noisy machine: figures move by about 25% from run to run, ratios less.
 ${m.lscpu.join('\n')}
 \`\`\`
 
-Reproduce (a few minutes; \`-- --quick\` for a smaller run under a minute):
+Reproduce (the full run took ${Math.round(report.durationS)} s here; \`-- --quick\` is a smaller run of a few seconds):
 
 \`\`\`sh
 make setup && cd ts-client && npm ci && npm run bench
