@@ -230,14 +230,19 @@ def test_sigterm_reaches_the_sidecar_and_stops_every_tree(binary, start, tmp_pat
     assert sidecar.unpacked() == []
 
 
-def test_sigkill_of_the_onefile_bootloader_leaves_nothing_behind(onefile_binary, start, tmp_path):
+def test_sigkill_of_the_binary_leaves_nothing_behind(binary, start, tmp_path):
     # What tauri-plugin-shell's kill() does, and does to every child when the app exits. The host keeps
-    # the sidecar's stdin open: the Python process must learn of the bootloader's death by itself.
-    sidecar = start(onefile_binary)
+    # the sidecar's stdin open. onefile: the bootloader dies, and the Python process must learn of it by
+    # itself; onedir: the sidecar itself dies, and its guardian stops the children.
+    sidecar = start(binary)
     children = _trees(sidecar, tmp_path)
     everything = sidecar.tree()
-    assert len(everything) > len(children) + 1, "a onefile binary runs as bootloader + Python process"
-    assert len(sidecar.unpacked()) == 1
+    if binary.parent.name.endswith("-onedir"):
+        assert sidecar.unpacked() == []
+    else:
+        python = [child.exe() for child in psutil.Process(sidecar.proc.pid).children()]
+        assert python == [str(binary)], "onefile: a bootloader, and the Python process as its child"
+        assert len(sidecar.unpacked()) == 1
     sidecar.proc.kill()
     sidecar.proc.wait(10)
     assert wait_gone(everything) == []
