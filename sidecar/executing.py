@@ -7,11 +7,11 @@ whose data holds what was collected and why it stopped. Nothing is left running 
 
 from __future__ import annotations
 
-import base64
 import signal
 from typing import Any
 
 from .child import ChildProcess
+from .encodings import from_wire
 from .errors import SidecarError
 from .launch import launch_spec
 from .output import CollectedOutput
@@ -21,18 +21,6 @@ from .supervisor import FORCE_AFTER_MS, Supervisor
 MAX_BUFFER = 64 * 1024 * 1024
 
 
-def _input_bytes(params: dict) -> bytes:
-    text = params.get("input", "")
-    if params.get("encoding") == "base64":
-        try:
-            return base64.b64decode(text, validate=True)
-        except ValueError:
-            expected = "base64 text (the request's encoding)"
-            raise SidecarError("InvalidParams", f"params.input must be {expected}.",
-                               {"field": "params.input", "expected": expected, "received": text[:60]}) from None
-    return text.encode("utf-8", "surrogatepass")
-
-
 async def execute(context: RequestContext, params: dict, supervisor: Supervisor) -> dict:
     stdin_pipe = params.get("stdin", "pipe") == "pipe"
     if not stdin_pipe and "input" in params:
@@ -40,7 +28,7 @@ async def execute(context: RequestContext, params: dict, supervisor: Supervisor)
         raise SidecarError("InvalidParams", 'params.input cannot be used with stdin "null".',
                            {"field": "params.input", "expected": expected, "received": params["input"][:60]})
     spec = launch_spec(params, stdin_pipe=stdin_pipe)
-    data = _input_bytes(params)
+    data = from_wire(params.get("input", ""), params.get("encoding"), "params.input")
     limit = params.get("maxBuffer", MAX_BUFFER)
     force_after_ms = params.get("forceAfterMs", FORCE_AFTER_MS)
     stopped: dict[str, Any] = {}

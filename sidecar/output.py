@@ -5,22 +5,10 @@ from __future__ import annotations
 import codecs
 from typing import Any, Callable
 
-try:
-    # SIMD base64: 64 KiB in ~1 us instead of ~38 us with the standard library, which made base64 alone
-    # half of the sidecar's CPU when it relays raw output.
-    from pybase64 import b64encode
-except ImportError:  # pragma: no cover - a platform without a pybase64 wheel still works, slower
-    from base64 import b64encode
+from .encodings import b64encode, to_wire
 
 CHUNK_BYTES = 64 * 1024
 """Most bytes of output per notification. 32-64 KiB is where a Node host reads JSON fastest."""
-
-
-def encode_bytes(data: bytes, encoding: str) -> str:
-    """Bytes as they travel in a JSON string: utf-8 text (U+FFFD for invalid bytes) or base64."""
-    if encoding == "base64":
-        return b64encode(data).decode("ascii")
-    return data.decode("utf-8", "replace")
 
 
 class HeldNotifications:
@@ -115,4 +103,4 @@ class CollectedOutput:
         pass
 
     def text(self, encoding: str) -> str:
-        return encode_bytes(b"".join(self._chunks), encoding)
+        return to_wire(b"".join(self._chunks), encoding)

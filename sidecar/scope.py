@@ -21,11 +21,8 @@ caller cannot put a look-alike earlier on PATH.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
-import shutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +79,9 @@ class Scope:
             text = Path(path).read_bytes()
         except OSError as exc:
             raise ScopeFileError(f"cannot read the scope file {path}: {exc.strerror}") from None
+        import json  # here, not at the top: a sidecar without --scope never needs them (~4 ms of start-up)
+        import tomllib
+
         try:
             document = json.loads(text) if path.endswith(".json") else tomllib.loads(text.decode())
         except (ValueError, UnicodeDecodeError) as exc:
@@ -124,6 +124,8 @@ def _rule(entry: Any, index: int) -> Rule:
         path = os.path.realpath(os.path.expanduser(program))
         found = os.access(path, os.X_OK) and os.path.isfile(path)
     else:
+        import shutil  # imported when a scope file is loaded only
+
         which = shutil.which(program)
         path = os.path.realpath(which) if which else None
         found = path is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import signal
 import sys
 import warnings
@@ -86,15 +87,33 @@ def _watch_children_with_pidfd() -> None:
         asyncio.set_child_watcher(watcher)
 
 
+def _pollable(fd: int) -> bool:
+    """Whether epoll accepts `fd`: pipes, sockets and terminals do; regular files and /dev/null do not."""
+    try:
+        poller = select.epoll()
+    except (AttributeError, OSError):  # not Linux: let asyncio decide
+        return True
+    try:
+        poller.register(fd, select.EPOLLIN)
+        return True
+    except OSError:
+        return False
+    finally:
+        poller.close()
+
+
 async def _read_stdin(fd: int, splitter: LineSplitter, ended: "asyncio.Future[str]") -> None:
     loop = asyncio.get_running_loop()
     pipe = os.fdopen(fd, "rb", buffering=0, closefd=False)
-    try:
-        await loop.connect_read_pipe(lambda: _StdinProtocol(splitter, ended), pipe)
-        return
-    except ValueError:
-        pass
-    # A regular file cannot be polled: read it on a thread instead.
+    # epoll refuses regular files and devices such as /dev/null (EPERM), and asyncio only finds out in a
+    # later callback, after connect_read_pipe has returned: a session on /dev/null would never end.
+    if _pollable(fd):
+        try:
+            await loop.connect_read_pipe(lambda: _StdinProtocol(splitter, ended), pipe)
+            return
+        except ValueError:
+            pass
+    # A regular file or /dev/null cannot be polled: read it on a thread instead.
     while True:
         data = await loop.run_in_executor(None, os.read, fd, READ_BYTES)
         if not data:

@@ -129,3 +129,24 @@ def test_stdout_carries_protocol_lines_only_and_logs_go_to_stderr():
         assert any("process-sidecar" in line for line in sidecar.stderr_lines)
     finally:
         sidecar.kill()
+
+
+def test_stdin_that_cannot_be_polled_still_ends_the_session():
+    """/dev/null (and a regular file) cannot be watched with epoll; the sidecar reads them on a thread."""
+    for stdin in (subprocess.DEVNULL, None):
+        if stdin is None:
+            run = subprocess.run([sys.executable, "-m", "sidecar"], cwd=REPO, capture_output=True, timeout=30,
+                                 input=b'{"jsonrpc":"2.0","id":1,"method":"initialize"}\n')
+        else:
+            run = subprocess.run([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=stdin, capture_output=True,
+                                 timeout=30)
+        assert run.returncode == 0
+
+
+def test_requests_from_a_regular_file_are_answered(tmp_path):
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text('{"jsonrpc":"2.0","id":1,"method":"execute","params":{"program":"echo","args":["filed"]}}\n')
+    with requests.open("rb") as stdin:
+        run = subprocess.run([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=stdin, capture_output=True, timeout=30)
+    assert run.returncode == 0
+    assert json.loads(run.stdout)["result"]["stdout"] == "filed\n"
