@@ -78,7 +78,7 @@ try {
     const { stdout } = await Command.create('ps', ['-A', '-o', 'pgid=,stat=,comm=']).execute();
     const left = String(stdout).split('\n').filter((row) => {
       const [pgid, stat] = row.trim().split(/\s+/);
-      return pgid === String(child.pid) && !stat.startsWith('Z');
+      return pgid === String(child.pid) && !stat?.startsWith('Z');
     });
     show('left', left.length === 0 ? 'nothing in its process group' : left);
   }
