@@ -36,3 +36,9 @@ BUNDLE_MODE ?= --onefile
 .PHONY: bundle
 bundle: $(STAMP)
 	$(PY) -m sidecar.bundle --out $(BUNDLE_OUT) $(BUNDLE_MODE)
+
+# The benchmark against Node's own child_process (README, Performance): prints the table, writes
+# ts-client/bench/results/latest.json. Not part of `make test`; a smoke run of it is.
+.PHONY: bench
+bench: $(STAMP) $(TS_STAMP)
+	cd ts-client && SIDECAR_PYTHON=$(CURDIR)/$(PY) npm run bench
