@@ -10,9 +10,10 @@ import asyncio
 import errno
 import functools
 import logging
+import os
 import signal
 import subprocess
-from typing import Iterable
+from typing import Iterable, NamedTuple, Union
 
 import psutil
 
@@ -23,6 +24,7 @@ from .scope import Scope
 from .errors import SidecarError, errno_name
 from .launch import LaunchSpec, spawn_failure
 from .signals import signal_one, signal_tree
+from .terminal import TerminalChild, started_at_ms
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,18 @@ FORCE_AFTER_MS = 2000
 """How long a tree gets between SIGTERM and SIGKILL, unless the request says otherwise."""
 ABANDON_AFTER_MS = 1000
 """After SIGKILL, how long the session waits for pipes held by escaped descendants before closing them."""
+
+Child = Union[ChildProcess, TerminalChild]
+"""A child on pipes, or on a pseudo-terminal (spawn with pty); both offer the same interface."""
+
+
+class Launched(NamedTuple):
+    """How a spawned child was started, for `list`."""
+
+    child: Child
+    spec: LaunchSpec
+    cwd: str
+    started_at_ms: int
 
 
 class Supervisor:
@@ -41,14 +55,15 @@ class Supervisor:
         self._guardian = guardian
         self._exclude = set(exclude)  # descendants that are not children's trees (the guardian)
         self.closing = False
-        self._live: dict[int, ChildProcess] = {}
+        self._live: dict[int, Child] = {}
         self._addressable: set[int] = set()
+        self._launched: dict[int, Launched] = {}
         self._starting = 0
 
     def __len__(self) -> int:
         return len(self._live)
 
-    async def start(self, spec: LaunchSpec, child: ChildProcess, *, addressable: bool) -> None:
+    async def start(self, spec: LaunchSpec, child: Child, *, addressable: bool) -> None:
         """Start `child`; it is in the table from the moment its pid exists until it has finished."""
         if self.scope is not None:
             spec = self.scope.authorize(spec)  # ScopeDenied: nothing is started
@@ -65,47 +80,65 @@ class Supervisor:
         child.on_started(self._register)
         child.on_finished(self._unregister)
         loop = asyncio.get_running_loop()
+        started_at = started_at_ms()
         self._starting += 1
         try:
-            await loop.subprocess_exec(
-                lambda: child,
-                spec.program,
-                *spec.args,
-                stdin=subprocess.PIPE if spec.stdin_pipe else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=spec.cwd,
-                env=spec.env,
-                start_new_session=True,
-            )
+            if isinstance(child, TerminalChild):
+                child.start(spec)  # synchronous: registered (on_started) before the loop can see it exit
+            else:
+                await loop.subprocess_exec(
+                    lambda: child,
+                    spec.program,
+                    *spec.args,
+                    stdin=subprocess.PIPE if spec.stdin_pipe else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    cwd=spec.cwd,
+                    env=spec.env,
+                    start_new_session=True,
+                )
         except OSError as exc:
             raise spawn_failure(spec, exc) from None
         finally:
             self._starting -= 1
         if addressable:
             self._addressable.add(child.pid)
+            if not child.finished.done():
+                cwd = os.path.abspath(spec.cwd) if spec.cwd is not None else os.getcwd()
+                self._launched[child.pid] = Launched(child, spec, cwd, started_at)
         if self.closing:
             # The session began to end while this child was starting: it must not outlive it.
             self.stop(child, signal.SIGKILL, force_after_ms=None)
 
-    def _register(self, child: ChildProcess) -> None:
+    def _register(self, child: Child) -> None:
         self._live[child.pid] = child
         self._guardian.watch_group(child.pid)
 
-    def _unregister(self, child: ChildProcess) -> None:
+    def _unregister(self, child: Child) -> None:
         self._live.pop(child.pid, None)
         self._addressable.discard(child.pid)
+        self._launched.pop(child.pid, None)
         self._guardian.forget_group(child.pid)
 
     def started(self, pid: int) -> bool:
-        """Whether asyncio waits for `pid` (or might: while a start is under way, its pid is not known yet)."""
+        """Whether the sidecar waits for `pid` (asyncio, or a terminal child's own watch), or might: while a
+        start is under way, its pid is not known yet."""
         return self._starting > 0 or pid in self._live
 
     def groups(self) -> set[int]:
         """The process groups of the live children (each child leads its own)."""
         return set(self._live)
 
-    def find(self, pid: int) -> ChildProcess:
+    def spawned(self) -> list[Launched]:
+        """The live children the host may address, oldest first."""
+        return list(self._launched.values())
+
+    @property
+    def excluded(self) -> frozenset[int]:
+        """Descendants of the sidecar that belong to no child's tree (the guardian)."""
+        return frozenset(self._exclude)
+
+    def find(self, pid: int) -> Child:
         """A live child that the host may address (spawned, not executed), or UnknownProcess."""
         child = self._live.get(pid) if pid in self._addressable else None
         if child is None:
@@ -116,7 +149,7 @@ class Supervisor:
             )
         return child
 
-    def stop(self, child: ChildProcess, sig: int, *, tree: bool = True, force_after_ms: int | None) -> None:
+    def stop(self, child: Child, sig: int, *, tree: bool = True, force_after_ms: int | None) -> None:
         """Send `sig`; if the child has not finished `force_after_ms` later, SIGKILL it (and its tree)."""
         if child.finished.done():
             return
