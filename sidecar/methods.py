@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 import signal
 from typing import Any, Callable
 
 from . import __version__, protocol_files
 from .child import ChildProcess
+from .encodings import from_wire
 from .errors import SidecarError
 from .executing import execute
+from .introspect import listing, tree_usage
 from .launch import launch_spec
 from .output import HeldNotifications, StreamedOutput
 from .outbox import Outbox
 from .rpc import Handler, RequestContext
 from .schema import Check, SchemaViolation, compile_schemas
 from .signals import SIGNALS, parse_signal
-from .supervisor import FORCE_AFTER_MS, Supervisor
+from .supervisor import FORCE_AFTER_MS, Child, Supervisor
+from .terminal import PTY_SUPPORTED, TerminalChild
 
 
 def _params_checks() -> dict[str, Check]:
@@ -44,17 +46,6 @@ def _checked(check: Check, handler: Handler) -> Handler:
     return checked
 
 
-def _data_bytes(params: dict) -> bytes:
-    if params.get("encoding") == "base64":
-        try:
-            return base64.b64decode(params["data"], validate=True)
-        except ValueError:
-            expected = "base64 text (encoding is base64)"
-            raise SidecarError("InvalidParams", f"params.data must be {expected}.",
-                               {"field": "params.data", "expected": expected, "received": params["data"][:60]}) from None
-    return params["data"].encode("utf-8", "surrogatepass")
-
-
 class Methods:
     def __init__(self, supervisor: Supervisor, outbox: Outbox, settings: Any, on_shutdown: Callable[[], None]) -> None:
         self._supervisor = supervisor
@@ -70,6 +61,9 @@ class Methods:
             "write": self.write,
             "closeStdin": self.close_stdin,
             "kill": self.kill,
+            "resize": self.resize,
+            "list": self.list_children,
+            "stats": self.stats,
             "shutdown": self.shutdown,
             "$/cancelRequest": self.cancel_request,
         }
@@ -89,6 +83,10 @@ class Methods:
                 "maxLineBytes": self._settings.max_line_bytes,
                 "maxChildren": self._settings.max_children,
                 "scope": self._settings.scope is not None,
+                "pty": PTY_SUPPORTED,
+                "resize": PTY_SUPPORTED,
+                "list": True,
+                "stats": True,
             },
         }
 
@@ -97,15 +95,17 @@ class Methods:
         outbox = self._outbox
         held = HeldNotifications(outbox.notify)
         pid = lambda: child.pid  # noqa: E731 - the pid exists only once the child does
-        child = ChildProcess(
-            StreamedOutput("stdout", spec.encoding, pid, held),
-            StreamedOutput("stderr", spec.encoding, pid, held),
-            stdin_pipe=spec.stdin_pipe,
-        )
+        stdout = StreamedOutput("stdout", spec.encoding, pid, held)
+        child: Child
+        if "pty" in params:
+            # A terminal merges the child's stdout and stderr; it all comes as stdout notifications.
+            child = TerminalChild(stdout, cols=params["pty"]["cols"], rows=params["pty"]["rows"])
+        else:
+            child = ChildProcess(stdout, StreamedOutput("stderr", spec.encoding, pid, held), stdin_pipe=spec.stdin_pipe)
         # Until the spawn response is out, the child's output is held, and its pipes are not read further.
         child.pause_reading("unannounced")
 
-        def finished(child: ChildProcess) -> None:
+        def finished(child: Child) -> None:
             outbox.release(child)
             code, sig = child.exit_status
             held.notify("exit", {"pid": child.pid, "code": code, "signal": sig})
@@ -126,7 +126,7 @@ class Methods:
 
     async def write(self, context: RequestContext, params: dict) -> None:
         child = self._supervisor.find(params["pid"])
-        await child.write(_data_bytes(params))
+        await child.write(from_wire(params["data"], params.get("encoding"), "params.data"))
 
     async def close_stdin(self, context: RequestContext, params: dict) -> None:
         await self._supervisor.find(params["pid"]).close_stdin()
@@ -137,6 +137,23 @@ class Methods:
         default_force = FORCE_AFTER_MS if sig == signal.SIGTERM else None
         force_after_ms = params.get("forceAfterMs", default_force)
         self._supervisor.stop(child, sig, tree=params.get("tree", True), force_after_ms=force_after_ms)
+
+    async def resize(self, context: RequestContext, params: dict) -> None:
+        child = self._supervisor.find(params["pid"])
+        if not isinstance(child, TerminalChild):
+            raise SidecarError(
+                "NotATerminal",
+                f"Process {child.pid} was spawned without pty; it has no terminal to resize.",
+                {"pid": child.pid},
+            )
+        child.resize(params["cols"], params["rows"])
+
+    async def list_children(self, context: RequestContext, params: dict) -> dict:
+        return listing(self._supervisor.spawned())
+
+    async def stats(self, context: RequestContext, params: dict) -> dict:
+        child = self._supervisor.find(params["pid"])
+        return tree_usage(child.pid, self._supervisor.excluded)
 
     async def shutdown(self, context: RequestContext, params: dict) -> None:
         await self._supervisor.stop_all()

@@ -1,19 +1,17 @@
 """Lifecycle under stress and faults: no orphans whatever happens, bounded memory, no leaks, limits."""
 
-import base64
 import hashlib
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import time
 
 import psutil
-import pytest
 
 from sidecar_client import REPO, Sidecar, python, read_pidfile, wait_gone
+from stalled_host import BLOCK, PATTERN, flood_script, stall_then_read_all
 
 STRAY = (
     "import subprocess, sys, time\n"
@@ -113,47 +111,13 @@ def test_a_stalled_host_keeps_memory_flat_and_then_gets_every_byte():
     """512 MiB from a child while the host reads nothing for a while: the sidecar must stop reading the
     child's pipe instead of buffering, then deliver every byte in order."""
     total = 512 * 1024 * 1024
-    block = 1024 * 1024
-    writer = (
-        "import sys\n"
-        f"block = bytes(i % 251 for i in range({block}))\n"
-        f"for _ in range({total // block}): sys.stdout.buffer.write(block)\n"
-    )
     expected = hashlib.sha256()
-    pattern = bytes(i % 251 for i in range(block))
-    for _ in range(total // block):
-        expected.update(pattern)
-    proc = subprocess.Popen([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    try:
-        request = {"jsonrpc": "2.0", "id": 1, "method": "spawn",
-                   "params": {"program": sys.executable, "args": ["-c", writer], "encoding": "base64"}}
-        proc.stdin.write(json.dumps(request).encode() + b"\n")
-        proc.stdin.flush()
-        sidecar = psutil.Process(proc.pid)
-        time.sleep(1.0)
-        samples = []
-        for _ in range(6):  # the host stalls for three seconds
-            samples.append(sidecar.memory_info().rss)
-            time.sleep(0.5)
-        growth = max(samples) - samples[0]
-        assert growth < 16 * 1024 * 1024, f"RSS grew by {growth} bytes while the host stalled: {samples}"
-        assert max(samples) < 100 * 1024 * 1024, f"RSS {max(samples)} while stalled"
-        digest = hashlib.sha256()
-        received = 0
-        while True:
-            message = json.loads(proc.stdout.readline())
-            if message.get("method") == "stdout":
-                chunk = base64.b64decode(message["params"]["data"])
-                digest.update(chunk)
-                received += len(chunk)
-            elif message.get("method") == "exit":
-                assert message["params"]["code"] == 0
-                break
-        assert received == total
-        assert digest.hexdigest() == expected.hexdigest(), "the bytes arrived changed or out of order"
-    finally:
-        proc.kill()
-        proc.wait()
+    for _ in range(total // BLOCK):
+        expected.update(PATTERN)
+    params = {"program": sys.executable, "args": ["-c", flood_script(total)]}
+    received, digest = stall_then_read_all(params, stall_s=3.0, growth_cap=16 * 1024 * 1024, rss_cap=100 * 1024 * 1024)
+    assert received == total
+    assert digest == expected.hexdigest(), "the bytes arrived changed or out of order"
 
 
 def test_two_hundred_chatty_children_lose_nothing(sidecar):
