@@ -3,7 +3,7 @@
  * for its end. Events stay on the Command (as in Tauri); `child.stdout`, `child.stderr` and `child.on` reach
  * them from here too.
  */
-import type { KillParams } from '../generated/protocol.js';
+import type { KillParams, StatsResult } from '../generated/protocol.js';
 import { ErrorCode } from '../generated/errors.js';
 import { encodeBase64, toBytes } from './base64.js';
 import { isSidecarError } from './errors.js';
@@ -75,7 +75,8 @@ export class Child<O extends IOPayload = string> {
 
   /**
    * Writes to the child's stdin: a string as UTF-8, bytes exactly. Resolves once every byte is in the
-   * child's pipe, so awaiting each write gives flow control. Writes keep their order.
+   * child's pipe, so awaiting each write gives flow control. Writes keep their order. With `pty`, this types
+   * into the terminal: it is echoed and edited, and '\x03' is ^C (SIGINT to the foreground job).
    */
   async write(data: WriteData): Promise<void> {
     const requests: Array<Promise<null>> = [];
@@ -93,7 +94,11 @@ export class Child<O extends IOPayload = string> {
     await Promise.all(requests);
   }
 
-  /** Closes the child's stdin after pending writes; the child reads end of file. Harmless when already closed or exited. */
+  /**
+   * Closes the child's stdin after pending writes; the child reads end of file. Harmless when already closed
+   * or exited. With `pty`, sends end of file as a terminal does (^D; twice after a partly typed line, so
+   * the typed part is read first) and the terminal stays open: each call sends another.
+   */
   async closeStdin(): Promise<void> {
     try {
       await this.#host.request('closeStdin', { pid: this.pid });
@@ -120,6 +125,28 @@ export class Child<O extends IOPayload = string> {
     } catch (error) {
       if (!this.#exitedBefore(error)) throw error;
     }
+  }
+
+  /**
+   * Sets the size of the child's terminal (a child spawned with the `pty` option); the program gets SIGWINCH
+   * and reads the new size. Rejects with NotATerminal for a child on pipes. Resizing a child that has exited
+   * does nothing.
+   */
+  async resize(cols: number, rows: number): Promise<void> {
+    try {
+      await this.#host.request('resize', { pid: this.pid, cols, rows });
+    } catch (error) {
+      if (!this.#exitedBefore(error)) throw error;
+    }
+  }
+
+  /**
+   * What the child's process tree (the child, its descendants and the rest of its process group) uses now:
+   * CPU time in ms (`cpu.userMs`, `cpu.systemMs`), resident memory (`rssBytes`) and the number of
+   * `descendants`. Rejects with UnknownProcess once the child has exited.
+   */
+  stats(): Promise<StatsResult> {
+    return this.#host.request('stats', { pid: this.pid });
   }
 
   /**

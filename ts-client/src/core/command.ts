@@ -109,7 +109,8 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
         hasListeners: () => this.#hasListeners(),
       },
       mode,
-      options.idleFlushMs === undefined ? DEFAULT_IDLE_FLUSH_MS : options.idleFlushMs,
+      // A terminal's output is a stream of characters and escape sequences, not lines: nothing waits.
+      options.idleFlushMs === undefined ? (options.pty ? 0 : DEFAULT_IDLE_FLUSH_MS) : options.idleFlushMs,
     );
     const pid = await host.spawnProcess(spawnParams(this, options, mode), run);
     const child = new Child<O>(host, pid, this, run);

@@ -2,9 +2,10 @@
  * The options of a Command and how they become wire params. Tauri's names (cwd, env, encoding) keep their
  * meaning; the rest are this client's additions.
  */
-import type { ExecuteParams, SpawnParams } from '../generated/protocol.js';
+import type { ExecuteParams, PtySize, SpawnParams } from '../generated/protocol.js';
 import type { OutputMode } from './encoding.js';
 import { encodeBase64, toBytes } from './base64.js';
+import { ErrorCode, SidecarError } from './errors.js';
 
 /** A signal by name ('SIGTERM', 'SIGINT', ...) or number. */
 export type Signal = string | number;
@@ -23,6 +24,13 @@ export interface CommandOptions {
   encoding?: string;
   /** 'pipe' (default): the child's stdin is writable; 'null': it reads /dev/null (end of file at once). */
   stdin?: 'pipe' | 'null';
+  /**
+   * spawn() only: run the child on a pseudo-terminal of `cols` x `rows` cells instead of pipes (a terminal
+   * pane, an interactive program). Its output, stdout and stderr merged as a terminal merges them, comes on
+   * `stdout`; `write()` types into the terminal, `closeStdin()` sends end of file (^D), `resize()` changes
+   * the size. `idleFlushMs` defaults to 0: a terminal's output is not line-oriented.
+   */
+  pty?: PtySize;
   /** execute() only: written to the child's stdin, which is then closed. */
   input?: string | Uint8Array | readonly number[];
   /**
@@ -56,7 +64,14 @@ function wireEnv(env: CommandOptions['env']): Record<string, string | null> | un
 }
 
 export function spawnParams(spec: ProgramSpec, options: CommandOptions, mode: OutputMode): SpawnParams {
-  const params: SpawnParams = { program: spec.program, args: [...spec.args] };
+  const params = commonParams(spec, options, mode);
+  if (options.pty !== undefined) params.pty = { cols: options.pty.cols, rows: options.pty.rows };
+  return params;
+}
+
+/** What spawn and execute share. */
+function commonParams(spec: ProgramSpec, options: CommandOptions, mode: OutputMode): SpawnParams & ExecuteParams {
+  const params: SpawnParams & ExecuteParams = { program: spec.program, args: [...spec.args] };
   if (options.cwd !== undefined) params.cwd = options.cwd;
   const env = wireEnv(options.env);
   if (env) params.env = env;
@@ -67,7 +82,12 @@ export function spawnParams(spec: ProgramSpec, options: CommandOptions, mode: Ou
 }
 
 export function executeParams(spec: ProgramSpec, options: CommandOptions, mode: OutputMode): ExecuteParams {
-  const params: ExecuteParams = spawnParams(spec, options, mode);
+  if (options.pty !== undefined) {
+    throw new SidecarError(ErrorCode.InvalidParams, 'pty is a spawn() option: execute() collects output through pipes.', {
+      data: { field: 'options.pty', expected: 'no pty with execute()', received: options.pty },
+    });
+  }
+  const params: ExecuteParams = commonParams(spec, options, mode);
   if (options.input !== undefined) {
     const input = options.input;
     if (mode.wire === 'base64') {

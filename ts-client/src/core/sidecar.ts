@@ -3,7 +3,7 @@
  * each pid's notifications to the child that spawned it, and shuts everything down on dispose().
  */
 import { PROTOCOL_VERSION, type HostNotificationMethod, type HostNotificationTypes, type RequestMethod, type RequestTypes } from '../generated/methods.js';
-import type { ExitParams, InitializeParams, InitializeResult, OutputParams, SpawnParams } from '../generated/protocol.js';
+import type { ExitParams, InitializeParams, InitializeResult, ListedChild, OutputParams, SpawnParams } from '../generated/protocol.js';
 import { Command } from './command.js';
 import { getDefaultSidecar, setDefaultSidecar } from './default-sidecar.js';
 import { EventEmitter } from './emitter.js';
@@ -144,6 +144,15 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   command(program: string, args?: string | readonly string[], options?: CommandOptions): Command<string>;
   command(program: string, args?: string | readonly string[], options?: CommandOptions): Command<any> {
     return new Command(program, args, options, this);
+  }
+
+  /**
+   * The children spawned on this sidecar that have not yet exited (from any Command), oldest first: pid,
+   * program, args, cwd, `startedAt` (ms since the epoch: `new Date(startedAt)`) and `pty` (the terminal's
+   * size, or null for a child on pipes). Children of execute() are not listed.
+   */
+  async list(): Promise<ListedChild[]> {
+    return (await this.request('list', {})).children;
   }
 
   /** Sends a request of the protocol and resolves with its result; rejects with a SidecarError. */

@@ -33,6 +33,8 @@ export const ErrorCode = {
   ScopeDenied: -32009,
   /** The sidecar is shutting down and starts no new children. */
   ShuttingDown: -32011,
+  /** The child was spawned without pty, on pipes: it has no terminal to resize. */
+  NotATerminal: -32012,
 } as const;
 
 /** A numeric error code the sidecar answers with. */
@@ -57,6 +59,7 @@ export const ErrorName: { readonly [code: number]: ErrorName | undefined } = {
   [-32008]: 'Cancelled',
   [-32009]: 'ScopeDenied',
   [-32011]: 'ShuttingDown',
+  [-32012]: 'NotATerminal',
 };
 
 /** The shape of `error.data` for each error name (undefined where the protocol defines none). */
@@ -75,6 +78,7 @@ export interface ErrorDataMap {
   Cancelled: StoppedExecuteData;
   ScopeDenied: ScopeDeniedData;
   ShuttingDown: undefined;
+  NotATerminal: NotATerminalData;
 }
 export interface InvalidRequestData {
   field?: string;
@@ -146,4 +150,7 @@ export interface ScopeDeniedData {
   expected?: unknown;
   received?: unknown;
   names?: string[];
+}
+export interface NotATerminalData {
+  pid: number;
 }

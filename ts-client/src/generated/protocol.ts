@@ -150,6 +150,22 @@ export interface InitializeResult {
      * Whether the sidecar was started with --scope (an allow-list); never its contents.
      */
     scope: boolean;
+    /**
+     * Whether spawn accepts pty (a child on a pseudo-terminal). Absent in older sidecars: treat as false.
+     */
+    pty?: boolean;
+    /**
+     * Whether the resize method exists. Absent in older sidecars: treat as false.
+     */
+    resize?: boolean;
+    /**
+     * Whether the list method exists. Absent in older sidecars: treat as false.
+     */
+    list?: boolean;
+    /**
+     * Whether the stats method exists. Absent in older sidecars: treat as false.
+     */
+    stats?: boolean;
   };
 }
 /**
@@ -174,6 +190,52 @@ export interface KillParams {
   forceAfterMs?: number | null;
 }
 /**
+ * List the live children spawned by this sidecar (not those of execute).
+ */
+export interface ListParams {}
+export interface ListResult {
+  /**
+   * Every spawned child that has not yet been reported by an exit notification, oldest first.
+   */
+  children: ListedChild[];
+}
+export interface ListedChild {
+  /**
+   * Process id of a child that this sidecar spawned.
+   */
+  pid: number;
+  /**
+   * The program as it was run (the first word of command, or the program the scope resolved).
+   */
+  program: string;
+  args: Args;
+  /**
+   * The absolute working directory the child started in (the sidecar's own when the spawn named none).
+   */
+  cwd: string;
+  /**
+   * When the child was started, in milliseconds since the Unix epoch (a JavaScript Date's time value).
+   */
+  startedAt: number;
+  /**
+   * The terminal's current size for a child spawned with pty; null for a child on pipes.
+   */
+  pty: PtySize | null;
+}
+/**
+ * The size of a pseudo-terminal, in character cells.
+ */
+export interface PtySize {
+  /**
+   * Columns (characters per line).
+   */
+  cols: number;
+  /**
+   * Rows (lines).
+   */
+  rows: number;
+}
+/**
  * A chunk of a spawned child's stdout or stderr, in the spawn's encoding. utf-8 chunks never split a character.
  */
 export interface OutputParams {
@@ -182,6 +244,23 @@ export interface OutputParams {
    */
   pid: number;
   data: string;
+}
+/**
+ * Set the size of a pty child's terminal. The child's foreground process group gets SIGWINCH and reads the new size (TIOCGWINSZ, stty size).
+ */
+export interface ResizeParams {
+  /**
+   * Process id of a child that this sidecar spawned.
+   */
+  pid: number;
+  /**
+   * Columns (characters per line).
+   */
+  cols: number;
+  /**
+   * Rows (lines).
+   */
+  rows: number;
 }
 /**
  * Stop every child tree (SIGTERM, then SIGKILL), answer once all are gone, then exit.
@@ -217,12 +296,49 @@ export interface SpawnParams {
    * pipe (the default): the host writes with write and ends with closeStdin; null: the child reads /dev/null.
    */
   stdin?: "pipe" | "null";
+  /**
+   * Run the child on a pseudo-terminal of this size instead of pipes: its output (both streams, merged) comes as stdout notifications, write types into the terminal, closeStdin sends end of file (^D). stdin must then be pipe.
+   */
+  pty?: PtySize;
 }
 export interface SpawnResult {
   /**
    * Process id of a child that this sidecar spawned.
    */
   pid: number;
+}
+/**
+ * Measure what a spawned child's process tree uses now.
+ */
+export interface StatsParams {
+  /**
+   * Process id of a child that this sidecar spawned.
+   */
+  pid: number;
+}
+/**
+ * What the child's tree (the child, its descendants and the rest of its process group: what kill reaches) uses at the moment of the request.
+ */
+export interface StatsResult {
+  /**
+   * Process id of a child that this sidecar spawned.
+   */
+  pid: number;
+  /**
+   * CPU time used so far by the live processes of the tree and by the children they have waited for, in milliseconds.
+   */
+  cpu: {
+    userMs: number;
+    systemMs: number;
+  };
+  /**
+   * Resident memory, summed over the live processes of the tree (shared pages count once per process).
+   */
+  rssBytes: number;
+  /**
+   * How many live processes the tree has besides the child.
+   */
+  descendants: number;
 }
 /**
  * Write to a spawned child's stdin. Answers once every byte is in the child's pipe, so a host that awaits each write gets flow control.
