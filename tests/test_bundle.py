@@ -235,7 +235,7 @@ def test_sigkill_of_the_binary_leaves_nothing_behind(binary, start, tmp_path):
     # the sidecar's stdin open. onefile: the bootloader dies, and the Python process must learn of it by
     # itself; onedir: the sidecar itself dies, and its guardian stops the children.
     sidecar = start(binary)
-    children = _trees(sidecar, tmp_path)
+    _trees(sidecar, tmp_path)  # the trees the guardian must stop
     everything = sidecar.tree()
     if binary.parent.name.endswith("-onedir"):
         assert sidecar.unpacked() == []
