@@ -97,6 +97,12 @@ class Methods:
         pid = lambda: child.pid  # noqa: E731 - the pid exists only once the child does
         stdout = StreamedOutput("stdout", spec.encoding, pid, held)
         child: Child
+        if params.get("encoding") == "raw":
+            # Not yet: until the sidecar opens a raw channel in initialize, raw has nowhere to go.
+            raise SidecarError(
+                "InvalidParams", "params.encoding is raw, but no raw channel was opened in initialize.",
+                {"field": "params.encoding", "expected": "utf-8 or base64 (raw needs a raw channel)", "received": "raw"},
+            )
         if "pty" in params:
             # A terminal merges the child's stdout and stderr; it all comes as stdout notifications.
             child = TerminalChild(stdout, cols=params["pty"]["cols"], rows=params["pty"]["rows"])

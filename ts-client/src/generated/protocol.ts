@@ -124,6 +124,15 @@ export interface InitializeParams {
     name: string;
     version?: string;
   };
+  /**
+   * Ask for the raw channel: the host started the sidecar with this file descriptor open as the write end of a pipe (or a socket) whose other end it reads. Output of spawns with encoding raw then travels there as binary frames instead of base64 in JSON.
+   */
+  rawChannel?: {
+    /**
+     * The descriptor's number in the sidecar, 3 or above (0, 1 and 2 are the protocol and the log).
+     */
+    fd: number;
+  };
 }
 export interface InitializeResult {
   serverInfo: {
@@ -150,6 +159,10 @@ export interface InitializeResult {
      * Whether the sidecar was started with --scope (an allow-list); never its contents.
      */
     scope: boolean;
+    /**
+     * Whether the raw channel the host asked for in initialize is open: spawn then takes encoding raw. False when the host did not ask or the descriptor is unusable (not open, not a pipe or socket, not writable); the host then uses base64. Absent in older sidecars: treat as false.
+     */
+    rawChannel?: boolean;
     /**
      * Whether spawn accepts pty (a child on a pseudo-terminal). Absent in older sidecars: treat as false.
      */
@@ -289,9 +302,9 @@ export interface SpawnParams {
    */
   clearEnv?: boolean;
   /**
-   * How bytes travel in JSON strings: utf-8 text (invalid bytes become U+FFFD) or base64 (byte-exact).
+   * How a spawned child's output travels: utf-8 or base64 in stdout/stderr notifications, or raw: as binary frames on the raw channel negotiated in initialize.
    */
-  encoding?: "utf-8" | "base64";
+  encoding?: "utf-8" | "base64" | "raw";
   /**
    * pipe (the default): the host writes with write and ends with closeStdin; null: the child reads /dev/null.
    */
