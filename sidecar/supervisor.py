@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import subprocess
+import time
 from typing import Iterable, NamedTuple, Union
 
 import psutil
@@ -24,7 +25,7 @@ from .scope import Scope
 from .errors import SidecarError, errno_name
 from .launch import LaunchSpec, spawn_failure
 from .signals import signal_one, signal_tree
-from .terminal import TerminalChild, started_at_ms
+from .terminal import TerminalChild
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Supervisor:
         child.on_started(self._register)
         child.on_finished(self._unregister)
         loop = asyncio.get_running_loop()
-        started_at = started_at_ms()
+        started_at = time.time_ns() // 1_000_000  # ms since the epoch, as `list` reports it
         self._starting += 1
         try:
             if isinstance(child, TerminalChild):

@@ -36,7 +36,6 @@ import struct
 import subprocess
 import termios
 import threading
-import time
 from collections import deque
 from typing import Callable
 
@@ -406,8 +405,3 @@ def _watch_exit(popen: subprocess.Popen, on_exit: Callable[[int], None]) -> None
             pass
 
     threading.Thread(target=wait, name=f"wait-{popen.pid}", daemon=True).start()
-
-
-def started_at_ms() -> int:
-    """Now, in milliseconds since the Unix epoch: how `list` reports when a child started."""
-    return time.time_ns() // 1_000_000
