@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Self
 
 from .errors import SidecarError
 
@@ -20,31 +20,25 @@ class OutputSink(Protocol):
     def close(self) -> None: ...
 
 
-class ChildProcess(asyncio.SubprocessProtocol):
-    def __init__(self, stdout: OutputSink, stderr: OutputSink, *, stdin_pipe: bool) -> None:
+class SpawnedChild:
+    """What every kind of child offers the supervisor and the methods: a pid, callbacks when it started and
+    when it is finished (exited, and its output all read), its exit status, and reading its output paused
+    for as long as any reason holds (the spawn response not yet out, the host not reading)."""
+
+    def __init__(self) -> None:
         self.pid = 0
         self.returncode: int | None = None
         self.finished: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._transport: asyncio.SubprocessTransport | None = None
-        self._sinks = {1: stdout, 2: stderr}
-        self._started: list[Callable[[ChildProcess], None]] = []
-        self._finishing: list[Callable[[ChildProcess], None]] = []
+        self._started: list[Callable[[Self], None]] = []
+        self._finishing: list[Callable[[Self], None]] = []
         self._pause_reasons: set[str] = set()
-        # stdin: "null" (never had a pipe), "open", "closing" (closeStdin asked), "closed", "broken" (the
-        # reading end went away: EPIPE)
-        self._stdin_state = "open" if stdin_pipe else "null"
-        self._stdin_closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._write_paused = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
 
-    # -- who wants to know -------------------------------------------------------------------------------
-
-    def on_started(self, callback: Callable[[ChildProcess], None]) -> None:
+    def on_started(self, callback: Callable[[Self], None]) -> None:
         """Called with the pid known, before any output or exit is delivered."""
         self._started.append(callback)
 
-    def on_finished(self, callback: Callable[[ChildProcess], None]) -> None:
-        """Called once, synchronously, when the child has exited and its output pipes are at end of file."""
+    def on_finished(self, callback: Callable[[Self], None]) -> None:
+        """Called once, synchronously, when the child has exited and all of its output has been read."""
         self._finishing.append(callback)
 
     @property
@@ -57,8 +51,47 @@ class ChildProcess(asyncio.SubprocessProtocol):
 
     @property
     def exited(self) -> bool:
-        """The process itself is gone (reaped); its pipes may still be open in descendants."""
+        """The process itself is gone (reaped); its output may still be unread (pipes that descendants
+        hold, a terminal not yet read empty)."""
         return self.returncode is not None
+
+    def pause_reading(self, reason: str) -> None:
+        """Stop reading the child's output (it blocks once the pipe or terminal is full) until every reason
+        is lifted."""
+        if not self._pause_reasons:
+            self._set_reading(False)
+        self._pause_reasons.add(reason)
+
+    def resume_reading(self, reason: str) -> None:
+        self._pause_reasons.discard(reason)
+        if not self._pause_reasons:
+            self._set_reading(True)
+
+    def _set_reading(self, reading: bool) -> None:
+        raise NotImplementedError
+
+    def _announce_started(self) -> None:
+        for callback in self._started:
+            callback(self)
+
+    def _announce_finished(self) -> None:
+        for callback in self._finishing:
+            callback(self)
+        assert self.returncode is not None
+        self.finished.set_result(self.returncode)
+
+
+class ChildProcess(SpawnedChild, asyncio.SubprocessProtocol):
+    def __init__(self, stdout: OutputSink, stderr: OutputSink, *, stdin_pipe: bool) -> None:
+        super().__init__()
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._sinks = {1: stdout, 2: stderr}
+        # stdin: "null" (never had a pipe), "open", "closing" (closeStdin asked), "closed", "broken" (the
+        # reading end went away: EPIPE)
+        self._stdin_state = "open" if stdin_pipe else "null"
+        self._stdin_closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
 
     # -- asyncio.SubprocessProtocol ----------------------------------------------------------------------
 
@@ -73,8 +106,7 @@ class ChildProcess(asyncio.SubprocessProtocol):
             stdin.set_write_buffer_limits(high=0)  # type: ignore[attr-defined]
         if self._pause_reasons:
             self._set_reading(False)
-        for callback in self._started:
-            callback(self)
+        self._announce_started()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:  # type: ignore[override]
         self._sinks[fd].feed(data)
@@ -95,25 +127,11 @@ class ChildProcess(asyncio.SubprocessProtocol):
             stdin.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for callback in self._finishing:
-            callback(self)
-        assert self.returncode is not None
-        self.finished.set_result(self.returncode)
+        self._announce_finished()
         assert self._transport is not None
         self._transport.close()
 
     # -- output flow control ----------------------------------------------------------------------------
-
-    def pause_reading(self, reason: str) -> None:
-        """Stop reading stdout/stderr (the child blocks on a full pipe) until every reason is lifted."""
-        if not self._pause_reasons:
-            self._set_reading(False)
-        self._pause_reasons.add(reason)
-
-    def resume_reading(self, reason: str) -> None:
-        self._pause_reasons.discard(reason)
-        if not self._pause_reasons:
-            self._set_reading(True)
 
     def _set_reading(self, reading: bool) -> None:
         if self._transport is None or self.finished.done():

@@ -4,8 +4,8 @@ The child gets a new session whose controlling terminal is the pty's slave side,
 stderr; the sidecar keeps the master side. So the child sees a real terminal (isatty, a size, job control,
 ^C and ^Z), and its output, both streams merged as a terminal merges them, is read from the master.
 
-It offers what the supervisor and the methods use of a ChildProcess (pid, finished, exited, exit_status,
-write, close_stdin, pause_reading/resume_reading, on_started/on_finished, abandon), plus resize() and size.
+Like ChildProcess it is a SpawnedChild (pid, callbacks, exit status, paused reading) with write, close_stdin
+and abandon; it adds resize() and size.
 
 When it is finished: asyncio's pipes give end of file when the last writer is gone; a pty master does not
 (on Linux a read gives EIO once every slave descriptor is closed, and never if a background process keeps
@@ -39,7 +39,7 @@ import threading
 from collections import deque
 from typing import Callable
 
-from .child import OutputSink
+from .child import OutputSink, SpawnedChild
 from .errors import SidecarError
 from .launch import LaunchSpec
 from .output import CHUNK_BYTES
@@ -93,47 +93,19 @@ def _environment(spec: LaunchSpec) -> dict[str, str] | None:
     return {**(os.environ if env is None else env), "TERM": DEFAULT_TERM}
 
 
-class TerminalChild:
+class TerminalChild(SpawnedChild):
     def __init__(self, output: OutputSink, *, cols: int, rows: int) -> None:
-        self.pid = 0
-        self.returncode: int | None = None
+        super().__init__()
         self.size = (cols, rows)
-        self.finished: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._loop = asyncio.get_running_loop()
         self._output = output
         self._master = -1
         self._popen: subprocess.Popen | None = None
-        self._started: list[Callable[[TerminalChild], None]] = []
-        self._finishing: list[Callable[[TerminalChild], None]] = []
-        self._pause_reasons: set[str] = set()
         self._reading = False
         self._output_ended = False
         self._writes: deque[tuple[memoryview, asyncio.Future[None]]] = deque()
         self._writer_waiting = False
         self._line = TypedLine()
-
-    # -- who wants to know -------------------------------------------------------------------------------
-
-    def on_started(self, callback: Callable[[TerminalChild], None]) -> None:
-        """Called with the pid known, before any output or exit is delivered."""
-        self._started.append(callback)
-
-    def on_finished(self, callback: Callable[[TerminalChild], None]) -> None:
-        """Called once, synchronously, when the child has exited and its terminal output has all been read."""
-        self._finishing.append(callback)
-
-    @property
-    def exit_status(self) -> tuple[int | None, int | None]:
-        """(code, signal): code is None when a signal ended the child, signal is None otherwise."""
-        assert self.returncode is not None
-        if self.returncode < 0:
-            return None, -self.returncode
-        return self.returncode, None
-
-    @property
-    def exited(self) -> bool:
-        """The process itself is gone (reaped); what it wrote may still be in the terminal."""
-        return self.returncode is not None
 
     # -- start -------------------------------------------------------------------------------------------
 
@@ -165,8 +137,7 @@ class TerminalChild:
         self._master = master
         os.set_blocking(master, False)
         self.pid = self._popen.pid
-        for callback in self._started:
-            callback(self)
+        self._announce_started()
         _watch_exit(self._popen, self._exited)
         self._set_reading(not self._pause_reasons)
 
@@ -177,16 +148,6 @@ class TerminalChild:
         self.size = (cols, rows)
 
     # -- output ------------------------------------------------------------------------------------------
-
-    def pause_reading(self, reason: str) -> None:
-        """Stop reading the terminal (the child blocks once its buffer is full) until every reason is lifted."""
-        self._pause_reasons.add(reason)
-        self._set_reading(False)
-
-    def resume_reading(self, reason: str) -> None:
-        self._pause_reasons.discard(reason)
-        if not self._pause_reasons:
-            self._set_reading(True)
 
     def _set_reading(self, reading: bool) -> None:
         if self._master < 0 or self._output_ended or reading == self._reading:
@@ -256,10 +217,7 @@ class TerminalChild:
     def _finish_if_done(self) -> None:
         if not (self.exited and self._output_ended) or self.finished.done():
             return
-        for callback in self._finishing:
-            callback(self)
-        assert self.returncode is not None
-        self.finished.set_result(self.returncode)
+        self._announce_finished()
         self._close_master()
 
     def _close_master(self) -> None:
