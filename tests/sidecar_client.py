@@ -92,7 +92,7 @@ class SidecarError(Exception):
 class Sidecar:
     """The sidecar as a child process, with a thread that reads and checks its stdout."""
 
-    def __init__(self, *args: str, env: dict | None = None) -> None:
+    def __init__(self, *args: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sidecar", *args],
             cwd=REPO,
@@ -100,6 +100,7 @@ class Sidecar:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
+            pass_fds=pass_fds,  # keeps the numbers: a descriptor is the same number in the sidecar
         )
         self._ids = itertools.count(1)
         self._methods: dict[Any, str] = {}
@@ -263,6 +264,20 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+TREE = "sleep 300 & a=$!; sleep 300 & echo $$ $a $! > {pidfile}; wait"
+"""A shell with two background children, writing the three pids to {pidfile}: a tree to stop."""
+
+
+def start_trees(sidecar: Any, tmp_path: Path, count: int) -> list[int]:
+    """Spawn `count` TREEs through `sidecar` (anything with spawn(program, *args)); all their pids."""
+    pids = []
+    for n in range(count):
+        pidfile = tmp_path / f"tree{n}"
+        sidecar.spawn("sh", "-c", TREE.format(pidfile=pidfile))
+        pids += read_pidfile(pidfile)
+    return pids
 
 
 def read_pidfile(path: Path, timeout: float = 10.0) -> list[int]:

@@ -23,12 +23,11 @@ import pytest
 
 from sidecar import __version__
 from sidecar.bundle import build, platform_triple, rustc_triple, target_triple
-from sidecar_client import CHECKER, REPO, read_pidfile, wait_gone
+from sidecar_client import CHECKER, REPO, TREE, read_pidfile, start_trees, wait_gone
 
 pytestmark = [pytest.mark.bundle, pytest.mark.timeout(300)]
 
 CACHE = REPO / "build" / "test-bundle"
-TREE = "sleep 300 & a=$!; sleep 300 & echo $$ $a $! > {pidfile}; wait"
 
 
 @pytest.fixture(scope="module", params=["onefile", "onedir"])
@@ -149,15 +148,6 @@ def start(tmp_path):
             sidecar.proc.stdin.close()
 
 
-def _trees(sidecar: BundledSidecar, tmp_path: Path, count: int = 2) -> list[int]:
-    pids = []
-    for n in range(count):
-        pidfile = tmp_path / f"tree{n}"
-        sidecar.spawn("sh", "-c", TREE.format(pidfile=pidfile))
-        pids += read_pidfile(pidfile)
-    return pids
-
-
 def test_the_binary_is_named_for_tauri_externalbin(onefile_binary):
     triple = target_triple()
     assert onefile_binary.name == f"process-sidecar-{triple}"
@@ -197,7 +187,7 @@ def test_protocol_smoke_test(binary, start, tmp_path):
 
     assert sidecar.call("spawn", {"program": "no-such-program-here"})["error"]["code"] == -32000
 
-    children = _trees(sidecar, tmp_path)
+    children = start_trees(sidecar, tmp_path, 2)
     everything = sidecar.tree()
     assert set(children) <= set(everything)
     assert sidecar.close() == 0  # end of file on stdin: every child stopped, exit 0
@@ -222,7 +212,7 @@ def test_children_get_the_hosts_environment_not_the_bundles(binary, start, host_
 def test_sigterm_reaches_the_sidecar_and_stops_every_tree(binary, start, tmp_path):
     # A onefile bootloader forwards the signal to the Python process.
     sidecar = start(binary)
-    children = _trees(sidecar, tmp_path)
+    children = start_trees(sidecar, tmp_path, 2)
     everything = sidecar.tree()
     sidecar.proc.send_signal(signal.SIGTERM)
     assert sidecar.proc.wait(10) == 0
@@ -235,7 +225,7 @@ def test_sigkill_of_the_binary_leaves_nothing_behind(binary, start, tmp_path):
     # the sidecar's stdin open. onefile: the bootloader dies, and the Python process must learn of it by
     # itself; onedir: the sidecar itself dies, and its guardian stops the children.
     sidecar = start(binary)
-    _trees(sidecar, tmp_path)  # the trees the guardian must stop
+    start_trees(sidecar, tmp_path, 2)  # the trees the guardian must stop
     everything = sidecar.tree()
     if binary.parent.name.endswith("-onedir"):
         assert sidecar.unpacked() == []

@@ -8,24 +8,14 @@ import time
 
 import pytest
 
-from sidecar_client import REPO, Sidecar, python, read_pidfile, wait_gone
+from sidecar_client import REPO, TREE, Sidecar, python, read_pidfile, start_trees, wait_gone
 
-TREE = "sleep 60 & a=$!; sleep 60 & echo $$ $a $! > {pidfile}; wait"
-
-
-def _start_trees(sidecar, tmp_path, count=3):
-    pids = []
-    for n in range(count):
-        pidfile = tmp_path / f"tree{n}"
-        sidecar.spawn("sh", "-c", TREE.format(pidfile=pidfile))
-        pids += read_pidfile(pidfile)
-    return pids
 
 
 def test_end_of_file_on_stdin_stops_every_tree_then_exits_0(tmp_path):
     sidecar = Sidecar()
     try:
-        pids = _start_trees(sidecar, tmp_path)
+        pids = start_trees(sidecar, tmp_path, 3)
         assert sidecar.close() == 0
         assert wait_gone(pids) == []
     finally:
@@ -36,7 +26,7 @@ def test_end_of_file_on_stdin_stops_every_tree_then_exits_0(tmp_path):
 def test_a_signal_to_the_sidecar_stops_every_tree_then_exits_0(tmp_path, signum):
     sidecar = Sidecar()
     try:
-        pids = _start_trees(sidecar, tmp_path)
+        pids = start_trees(sidecar, tmp_path, 3)
         sidecar.proc.send_signal(signum)
         assert sidecar.proc.wait(15) == 0
         assert wait_gone(pids) == []
@@ -47,7 +37,7 @@ def test_a_signal_to_the_sidecar_stops_every_tree_then_exits_0(tmp_path, signum)
 def test_shutdown_answers_after_every_exit_then_the_sidecar_exits(tmp_path):
     sidecar = Sidecar()
     try:
-        pids = _start_trees(sidecar, tmp_path, count=2)
+        pids = start_trees(sidecar, tmp_path, 2)
         request_id = sidecar.start_request("shutdown", {})
         messages = []
         while True:
