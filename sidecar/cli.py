@@ -48,6 +48,9 @@ def _raise_open_file_limit() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .descriptors import host_descriptors
+
+    host_fds = host_descriptors()  # before the sidecar opens any descriptor of its own
     args = parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr,
@@ -69,5 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         logging.getLogger("sidecar").warning("no --scope given: the sidecar will run any program it is asked to")
     guardian = Guardian.start()  # forks: before asyncio starts any thread
-    settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children, scope=scope)
+    settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children, scope=scope,
+                        host_fds=host_fds)
     return asyncio.run(serve(settings, guardian))

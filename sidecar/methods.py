@@ -12,8 +12,9 @@ from .errors import SidecarError
 from .executing import execute
 from .introspect import listing, tree_usage
 from .launch import launch_spec
-from .output import HeldNotifications, StreamedOutput
+from .output import FramedOutput, HeldNotifications, StreamedOutput
 from .outbox import Outbox
+from .raw_channel import RawChannel
 from .rpc import Handler, RequestContext
 from .schema import Check, SchemaViolation, compile_schemas
 from .signals import SIGNALS, parse_signal
@@ -47,9 +48,12 @@ def _checked(check: Check, handler: Handler) -> Handler:
 
 
 class Methods:
-    def __init__(self, supervisor: Supervisor, outbox: Outbox, settings: Any, on_shutdown: Callable[[], None]) -> None:
+    def __init__(
+        self, supervisor: Supervisor, outbox: Outbox, raw: RawChannel, settings: Any, on_shutdown: Callable[[], None]
+    ) -> None:
         self._supervisor = supervisor
         self._outbox = outbox
+        self._raw = raw
         self._settings = settings
         self._on_shutdown = on_shutdown
 
@@ -73,6 +77,7 @@ class Methods:
         return {name: _checked(checks[name], handler) for name, handler in own.items()}
 
     async def initialize(self, context: RequestContext, params: dict) -> dict:
+        raw_channel = await self._raw.negotiate(params.get("rawChannel", {}).get("fd"))
         return {
             "serverInfo": {"name": "process-sidecar", "version": __version__},
             "protocolVersion": protocol_files.protocol_version(),
@@ -83,6 +88,7 @@ class Methods:
                 "maxLineBytes": self._settings.max_line_bytes,
                 "maxChildren": self._settings.max_children,
                 "scope": self._settings.scope is not None,
+                "rawChannel": raw_channel,
                 "pty": PTY_SUPPORTED,
                 "resize": PTY_SUPPORTED,
                 "list": True,
@@ -95,30 +101,45 @@ class Methods:
         outbox = self._outbox
         held = HeldNotifications(outbox.notify)
         pid = lambda: child.pid  # noqa: E731 - the pid exists only once the child does
-        stdout = StreamedOutput("stdout", spec.encoding, pid, held)
-        child: Child
-        if params.get("encoding") == "raw":
-            # Not yet: until the sidecar opens a raw channel in initialize, raw has nowhere to go.
+        raw = params.get("encoding") == "raw"
+        if raw and not self._raw.is_open:
             raise SidecarError(
-                "InvalidParams", "params.encoding is raw, but no raw channel was opened in initialize.",
+                "InvalidParams", "params.encoding is raw, but no raw channel is open (see initialize rawChannel).",
                 {"field": "params.encoding", "expected": "utf-8 or base64 (raw needs a raw channel)", "received": "raw"},
             )
+        # Raw output is throttled by the channel it goes to; notifications by stdout.
+        throttle = self._raw if raw else outbox
+        child: Child
         if "pty" in params:
-            # A terminal merges the child's stdout and stderr; it all comes as stdout notifications.
-            child = TerminalChild(stdout, cols=params["pty"]["cols"], rows=params["pty"]["rows"])
+            # A terminal merges the child's stdout and stderr; it all comes as stdout (stderr only ends).
+            output = (
+                FramedOutput(self._raw, "stdout", pid, also_ends=("stderr",)) if raw
+                else StreamedOutput("stdout", spec.encoding, pid, held)
+            )
+            child = TerminalChild(output, cols=params["pty"]["cols"], rows=params["pty"]["rows"])
+        elif raw:
+            child = ChildProcess(
+                FramedOutput(self._raw, "stdout", pid), FramedOutput(self._raw, "stderr", pid), stdin_pipe=spec.stdin_pipe
+            )
         else:
-            child = ChildProcess(stdout, StreamedOutput("stderr", spec.encoding, pid, held), stdin_pipe=spec.stdin_pipe)
+            child = ChildProcess(
+                StreamedOutput("stdout", spec.encoding, pid, held),
+                StreamedOutput("stderr", spec.encoding, pid, held),
+                stdin_pipe=spec.stdin_pipe,
+            )
         # Until the spawn response is out, the child's output is held, and its pipes are not read further.
+        # (Frames could go before it, the protocol allows that, but a raw child waits too: one rule for all.)
         child.pause_reading("unannounced")
 
         def finished(child: Child) -> None:
-            outbox.release(child)
+            # Its end frames are already written to the channel (the output closed before the child finished).
+            throttle.release(child)
             code, sig = child.exit_status
             held.notify("exit", {"pid": child.pid, "code": code, "signal": sig})
 
         child.on_finished(finished)
         await self._supervisor.start(spec, child, addressable=True)
-        outbox.throttle(child)
+        throttle.throttle(child)
 
         def announce() -> None:
             held.release()

@@ -10,24 +10,14 @@ paused, so a flooding child blocks on its own pipe instead of growing the sideca
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import orjson
 
-log = logging.getLogger(__name__)
-
-HIGH_WATER = 512 * 1024
-LOW_WATER = 128 * 1024
+from .backpressure import HIGH_WATER, LOW_WATER, Throttle, Throttled, drain_transport
 
 _DUMPS_OPTIONS = orjson.OPT_APPEND_NEWLINE
-
-
-class Throttled(Protocol):
-    def pause_reading(self, reason: str) -> None: ...
-
-    def resume_reading(self, reason: str) -> None: ...
 
 
 class Outbox(asyncio.Protocol):
@@ -37,8 +27,7 @@ class Outbox(asyncio.Protocol):
         self._fd: int | None = None  # set when writing blocking to a regular file instead of a pipe
         self._pending: list[bytes] = []
         self._flush_scheduled = False
-        self._paused = False
-        self._readers: set[Throttled] = set()
+        self._throttle = Throttle("host")
         self.closed = False
 
     async def open(self, fd: int) -> None:
@@ -100,19 +89,9 @@ class Outbox(asyncio.Protocol):
             self.connection_lost(exc)
 
     async def drain(self, timeout: float) -> None:
-        """Wait until everything queued has been handed to the host (or the host is gone, or timeout).
-
-        Used once, at exit; the transport has no callback for "buffer empty" below the high-water mark,
-        so this polls.
-        """
+        """Wait until everything queued has been handed to the host (or the host is gone, or timeout)."""
         self._flush()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self._transport is not None and not self.closed and self._transport.get_write_buffer_size():
-            if loop.time() >= deadline:
-                log.warning("the host did not read the last %d bytes", self._transport.get_write_buffer_size())
-                return
-            await asyncio.sleep(0.01)
+        await drain_transport(self._transport, lambda: self.closed, timeout, "stdout")
 
     def close(self) -> None:
         if self._transport is not None:
@@ -122,22 +101,16 @@ class Outbox(asyncio.Protocol):
 
     def throttle(self, reader: Throttled) -> None:
         """Pause `reader` whenever the host falls behind, until `release(reader)`."""
-        self._readers.add(reader)
-        if self._paused:
-            reader.pause_reading("host")
+        self._throttle.add(reader)
 
     def release(self, reader: Throttled) -> None:
-        self._readers.discard(reader)
+        self._throttle.discard(reader)
 
     def pause_writing(self) -> None:
-        self._paused = True
-        for reader in self._readers:
-            reader.pause_reading("host")
+        self._throttle.pause()
 
     def resume_writing(self) -> None:
-        self._paused = False
-        for reader in list(self._readers):
-            reader.resume_reading("host")
+        self._throttle.resume()
 
     # -- asyncio.Protocol ------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Where a child's output goes: streamed to the host as notifications (spawn) or collected (execute)."""
+"""Where a child's output goes: streamed to the host as notifications or raw frames (spawn), or collected (execute)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import codecs
 from typing import Any, Callable
 
 from .encodings import b64encode, to_wire
+from .raw_channel import STREAMS, RawChannel
 
 CHUNK_BYTES = 64 * 1024
 """Most bytes of output per notification. 32-64 KiB is where a Node host reads JSON fastest."""
@@ -104,3 +105,24 @@ class CollectedOutput:
 
     def text(self, encoding: str) -> str:
         return to_wire(b"".join(self._chunks), encoding)
+
+
+class FramedOutput:
+    """One output stream of a raw spawn, sent as frames on the raw channel (no notifications).
+
+    close() sends the stream's end frame, and that of every stream in `also_ends`: a terminal merges
+    stderr into stdout, yet the host is promised an end frame for both.
+    """
+
+    def __init__(self, channel: RawChannel, stream: str, pid: Callable[[], int], also_ends: tuple[str, ...] = ()) -> None:
+        self._channel = channel
+        self._stream = STREAMS[stream]
+        self._ends = (self._stream, *(STREAMS[name] for name in also_ends))
+        self._pid = pid
+
+    def feed(self, data: bytes) -> None:
+        self._channel.send(self._pid(), self._stream, data)
+
+    def close(self) -> None:
+        for stream in self._ends:
+            self._channel.end(self._pid(), stream)

@@ -51,3 +51,9 @@ def schema_documents() -> dict[str, dict]:
 
 def protocol_version() -> str:
     return load("methods.json")["protocolVersion"]
+
+
+@cache
+def raw_channel() -> dict[str, Any]:
+    """The raw channel's frame layout, from raw-channel.json."""
+    return load("raw-channel.json")

@@ -1,7 +1,7 @@
 """One session: wire stdin, stdout, the dispatcher and the supervisor together, and end cleanly.
 
 The session ends on end of file on stdin (the host is gone), a `shutdown` request, the host closing our
-stdout, or SIGTERM/SIGINT/SIGHUP. However it ends, every child tree is stopped before the sidecar exits.
+stdout or the raw channel, or SIGTERM/SIGINT/SIGHUP. However it ends, every child tree is stopped before the sidecar exits.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .guardian import Guardian
 from .methods import Methods
 from .orphans import OrphanWatch, become_subreaper
 from .outbox import Outbox
+from .raw_channel import RawChannel
 from .rpc import Dispatcher
 from .scope import Scope
 from .supervisor import Supervisor
@@ -35,6 +36,8 @@ class Settings:
     max_line_bytes: int = 64 * 1024 * 1024
     max_children: int = 4096
     scope: Scope | None = None
+    host_fds: frozenset[int] | None = None
+    """The descriptors the host passed (noted at start): the only ones initialize may take as raw channel."""
 
 
 class _StdinProtocol(asyncio.Protocol):
@@ -159,6 +162,7 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
 
     outbox = Outbox(on_host_gone=lambda: end("the host closed the sidecar's stdout"))
     await outbox.open(protocol_out)
+    raw = RawChannel(on_host_gone=lambda: end("the host closed the raw channel"), host_fds=settings.host_fds)
     exclude = [guardian.pid] if guardian.pid else []
     supervisor = Supervisor(settings.max_children, guardian, exclude, settings.scope)
     OrphanWatch(
@@ -168,7 +172,7 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
         exclude,
     ).install()
     _watch_parent(end)
-    methods = Methods(supervisor, outbox, settings, on_shutdown=lambda: end("shutdown requested"))
+    methods = Methods(supervisor, outbox, raw, settings, on_shutdown=lambda: end("shutdown requested"))
     dispatcher = Dispatcher(methods.handlers(), outbox.send)
     splitter = LineSplitter(
         settings.max_line_bytes,
@@ -183,7 +187,9 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     log.info("ending the session: %s", reason)
     await supervisor.stop_all()
     await dispatcher.idle(timeout=1.0)
-    await outbox.drain(timeout=5.0)
+    # Every exit notification is queued by now, and the end frames of raw children before them.
+    await asyncio.gather(outbox.drain(timeout=5.0), raw.drain(timeout=5.0))
+    raw.close()
     outbox.close()
     reader.cancel()
     guardian.close()
