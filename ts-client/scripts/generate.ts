@@ -5,6 +5,7 @@
  *   protocol/schemas/*.json -> src/generated/protocol.ts  (params, results and notifications, via json-schema-to-typescript)
  *   protocol/errors.json    -> src/generated/errors.ts    (ErrorCode constants and the shape of each error's data)
  *   protocol/methods.json   -> src/generated/methods.ts   (method list and the method -> params/result type maps)
+ *   protocol/raw-channel.json -> src/generated/raw-channel.ts (the raw channel's frame layout as constants)
  *
  *   npm run generate           rewrite the files
  *   npm run check:generated    regenerate in memory and fail if the committed files differ
@@ -168,12 +169,77 @@ function generateMethods(): string {
   return HEADER('protocol/methods.json') + imports + out;
 }
 
+/**
+ * The raw channel's frame layout as constants. The decoder (src/core/raw-frames.ts) reads fields with
+ * DataView, which knows only fixed widths and byte orders; so the generator checks that the layout is one
+ * those constants can describe (the named fields, each a uint8 or a big-endian uint32, inside the header)
+ * and fails loudly otherwise, rather than emitting offsets the decoder would misread.
+ */
+function generateRawChannel(): string {
+  const layout = readJson(path.join(protocolDir, 'raw-channel.json'));
+  type Field = { name: string; offset: number; type: string; byteOrder?: string; description?: string };
+  const headerBytes = layout.headerBytes as number;
+  const fields = new Map((layout.header as Field[]).map((f) => [f.name, f]));
+  const widths: Record<string, number> = { uint8: 1, uint32: 4 };
+  const expected: Record<string, string> = { pid: 'uint32', stream: 'uint8', length: 'uint32' };
+  if (fields.size !== Object.keys(expected).length) throw new Error(`raw-channel.json: expected the header fields ${Object.keys(expected).join(', ')}`);
+  for (const [name, type] of Object.entries(expected)) {
+    const field = fields.get(name);
+    if (!field) throw new Error(`raw-channel.json: the header has no field ${name}`);
+    if (field.type !== type) throw new Error(`raw-channel.json: ${name} is a ${field.type}; the decoder reads a ${type}`);
+    if (type !== 'uint8' && field.byteOrder !== 'big-endian') throw new Error(`raw-channel.json: ${name} must be big-endian`);
+    if (!Number.isInteger(field.offset) || field.offset < 0 || field.offset + widths[type]! > headerBytes) {
+      throw new Error(`raw-channel.json: ${name} at offset ${field.offset} does not fit in ${headerBytes} header bytes`);
+    }
+  }
+  const streams = layout.streams as Record<string, number>;
+  if (Object.keys(streams).sort().join() !== 'stderr,stdout') throw new Error('raw-channel.json: streams must be stdout and stderr');
+  const field = (name: string) => fields.get(name)!;
+  const doc = (name: string) => `/** ${field(name).description ?? name} */`;
+  let out = HEADER('protocol/raw-channel.json');
+  out += `/** Bytes in a frame's header; the payload follows. */
+`;
+  out += `export const RAW_FRAME_HEADER_BYTES = ${headerBytes};
+
+`;
+  out += `${doc('pid')}
+export const RAW_FRAME_PID_OFFSET = ${field('pid').offset}; // uint32, big-endian
+
+`;
+  out += `${doc('stream')}
+export const RAW_FRAME_STREAM_OFFSET = ${field('stream').offset}; // uint8
+
+`;
+  out += `${doc('length')}
+export const RAW_FRAME_LENGTH_OFFSET = ${field('length').offset}; // uint32, big-endian
+
+`;
+  out += `/** The most payload bytes one frame carries. */
+`;
+  out += `export const RAW_FRAME_MAX_PAYLOAD_BYTES = ${layout.maxPayloadBytes as number};
+
+`;
+  out += `/** The stream byte of a frame: which output of the child the payload belongs to. */
+`;
+  out += `export const RawStream = {
+`;
+  for (const [name, id] of Object.entries(streams)) out += `  ${name}: ${id},
+`;
+  out += `} as const;
+
+`;
+  out += `export type RawStreamName = keyof typeof RawStream;
+`;
+  return out;
+}
+
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const files: Record<string, string> = {
     'protocol.ts': await generateProtocol(),
     'errors.ts': await generateErrors(),
     'methods.ts': generateMethods(),
+    'raw-channel.ts': generateRawChannel(),
   };
   if (!check) {
     mkdirSync(outDir, { recursive: true });
