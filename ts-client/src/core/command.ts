@@ -6,7 +6,7 @@
 import { Child } from './child.js';
 import { getDefaultSidecar } from './default-sidecar.js';
 import { EventEmitter } from './emitter.js';
-import { resolveEncoding } from './encoding.js';
+import { resolveEncoding, withRawChannel } from './encoding.js';
 import { SidecarError, abortedError, notConnectedError } from './errors.js';
 import { executeParams, inputIsBytes, spawnParams, type CommandOptions } from './options.js';
 import { decodeWhole } from './output.js';
@@ -98,7 +98,7 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
   async spawn(): Promise<Child<O>> {
     const host = this.#resolveHost();
     const { options } = this;
-    const mode = resolveEncoding(options.encoding);
+    const mode = withRawChannel(resolveEncoding(options.encoding), host.rawChannel);
     if (options.signal?.aborted) throw abortedError(options.signal, 'spawn');
     const run = new ProcessRun(
       {

@@ -4,21 +4,22 @@
  *
  * - utf-8 (the default, any spelling of it): wire "utf-8". The sidecar never splits a character across
  *   chunks and replaces invalid bytes with U+FFFD, so chunks are usable text as they come.
- * - 'raw': wire "base64", emitted as Uint8Array chunks, byte-exact.
+ * - 'raw': wire "base64", emitted as Uint8Array chunks, byte-exact; or, for spawn() on a sidecar whose raw
+ *   channel is open, wire "raw": the bytes come as binary frames on that channel (see withRawChannel).
  * - any other TextDecoder label ('utf-16le', 'shift_jis', 'windows-1252', ...): wire "base64", decoded here by
  *   one streaming TextDecoder per stream, so a character split across chunks is never broken.
  */
 import { SidecarError, ErrorCode } from './errors.js';
 
-export type WireEncoding = 'utf-8' | 'base64';
+export type WireEncoding = 'utf-8' | 'base64' | 'raw';
 
 export type OutputMode =
   /** Text that arrives as text. */
   | { readonly kind: 'text'; readonly wire: 'utf-8' }
   /** Text that arrives as base64 and is decoded here with `label`. */
   | { readonly kind: 'decoded'; readonly wire: 'base64'; readonly label: string }
-  /** Bytes. */
-  | { readonly kind: 'raw'; readonly wire: 'base64' };
+  /** Bytes, as base64 in notifications or as frames on the raw channel. */
+  | { readonly kind: 'raw'; readonly wire: 'base64' | 'raw' };
 
 export const RAW = 'raw';
 
@@ -42,6 +43,16 @@ export function resolveEncoding(encoding: string | undefined, bytesIn = false): 
   }
   if (canonical === 'utf-8' && !bytesIn) return { kind: 'text', wire: 'utf-8' };
   return { kind: 'decoded', wire: 'base64', label: canonical };
+}
+
+/**
+ * The mode a spawn uses on a host whose raw channel is open or not: bytes go over the channel when it is
+ * (no base64 on either side), as base64 otherwise. Text modes are unchanged: they need the sidecar's
+ * notifications (utf-8) or a decoder here anyway. execute() never calls this: its result is JSON.
+ */
+export function withRawChannel(mode: OutputMode, rawChannelOpen: boolean): OutputMode {
+  if (mode.kind !== 'raw') return mode;
+  return rawChannelOpen ? { kind: 'raw', wire: 'raw' } : { kind: 'raw', wire: 'base64' };
 }
 
 /**

@@ -64,19 +64,19 @@ function wireEnv(env: CommandOptions['env']): Record<string, string | null> | un
 }
 
 export function spawnParams(spec: ProgramSpec, options: CommandOptions, mode: OutputMode): SpawnParams {
-  const params = commonParams(spec, options, mode);
+  const params: SpawnParams = commonParams(spec, options);
+  if (mode.wire !== 'utf-8') params.encoding = mode.wire;
   if (options.pty !== undefined) params.pty = { cols: options.pty.cols, rows: options.pty.rows };
   return params;
 }
 
 /** What spawn and execute share. */
-function commonParams(spec: ProgramSpec, options: CommandOptions, mode: OutputMode): SpawnParams & ExecuteParams {
+function commonParams(spec: ProgramSpec, options: CommandOptions): SpawnParams & ExecuteParams {
   const params: SpawnParams & ExecuteParams = { program: spec.program, args: [...spec.args] };
   if (options.cwd !== undefined) params.cwd = options.cwd;
   const env = wireEnv(options.env);
   if (env) params.env = env;
   if (options.clearEnv !== undefined) params.clearEnv = options.clearEnv;
-  if (mode.wire !== 'utf-8') params.encoding = mode.wire;
   if (options.stdin !== undefined) params.stdin = options.stdin;
   return params;
 }
@@ -87,7 +87,10 @@ export function executeParams(spec: ProgramSpec, options: CommandOptions, mode: 
       data: { field: 'options.pty', expected: 'no pty with execute()', received: options.pty },
     });
   }
-  const params: ExecuteParams = commonParams(spec, options, mode);
+  const params: ExecuteParams = commonParams(spec, options);
+  // execute's result is JSON: its output never takes the raw channel (Command.execute() resolves 'raw' to base64).
+  if (mode.wire === 'raw') throw new Error('execute() cannot use the raw channel');
+  if (mode.wire !== 'utf-8') params.encoding = mode.wire;
   if (options.input !== undefined) {
     const input = options.input;
     if (mode.wire === 'base64') {

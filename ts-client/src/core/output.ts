@@ -8,8 +8,8 @@ import { createTextDecoder, type OutputMode } from './encoding.js';
 import { LineBuffer } from './lines.js';
 
 export interface OutputDecoder {
-  /** A `data` string from a stdout/stderr notification. */
-  push(wireData: string): void;
+  /** A `data` string from a stdout/stderr notification, or bytes from a frame of the raw channel. */
+  push(wireData: string | Uint8Array): void;
   /** The stream is over (the child exited): emit what is held back. */
   end(): void;
 }
@@ -21,11 +21,14 @@ export function createOutputDecoder(
 ): OutputDecoder {
   switch (mode.kind) {
     case 'raw':
-      return { push: (data) => emit(decodeBase64(data)), end: () => {} };
+      // Frame payloads are handed on as they are: views of what the channel read, never copied.
+      return { push: (data) => emit(typeof data === 'string' ? decodeBase64(data) : data), end: () => {} };
     case 'text': {
+      // Wire utf-8 brings strings; bytes are only possible from a raw spawn, which is never in this mode.
       const lines = new LineBuffer(emit, { idleFlushMs });
+      let utf8: TextDecoder | undefined;
       return {
-        push: (data) => lines.push(data),
+        push: (data) => lines.push(typeof data === 'string' ? data : (utf8 ??= createTextDecoder('utf-8')).decode(data, { stream: true })),
         end: () => {
           lines.flush();
           lines.dispose();
@@ -37,7 +40,7 @@ export function createOutputDecoder(
       const lines = new LineBuffer(emit, { idleFlushMs });
       return {
         // stream: true holds an incomplete character back until its other bytes arrive.
-        push: (data) => lines.push(decoder.decode(decodeBase64(data), { stream: true })),
+        push: (data) => lines.push(decoder.decode(typeof data === 'string' ? decodeBase64(data) : data, { stream: true })),
         end: () => {
           lines.push(decoder.decode());
           lines.flush();

@@ -12,14 +12,16 @@ export interface CallOptions {
 }
 
 export interface ProcessHost {
+  /** Whether spawns with encoding 'raw' can use the raw channel (open, and accepted by the sidecar). */
+  readonly rawChannel: boolean;
   request<M extends RequestMethod>(
     method: M,
     params: RequestTypes[M]['params'],
     options?: CallOptions,
   ): Promise<RequestTypes[M]['result']>;
   /**
-   * Sends `spawn` and routes the new pid's notifications to `sink` from the moment the answer is read, so
-   * that none is lost; resolves with the pid.
+   * Sends `spawn` and routes the new pid's notifications (and, with encoding "raw", its frames) to `sink`
+   * from the moment the answer is read, so that none is lost; resolves with the pid.
    */
   spawnProcess(params: SpawnParams, sink: ProcessSink): Promise<number>;
 }

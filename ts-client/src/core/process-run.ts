@@ -25,8 +25,15 @@ export interface TerminatedPayload {
 
 /** What the connection calls for the wire events of one pid. */
 export interface ProcessSink {
-  stdout(data: string): void;
-  stderr(data: string): void;
+  /** A notification's data (in the spawn's encoding), or a frame's bytes from the raw channel. */
+  stdout(data: string | Uint8Array): void;
+  stderr(data: string | Uint8Array): void;
+  /**
+   * The sidecar reported the exit, but 'close' must wait: the child's last frames on the raw channel are
+   * still to be read. exit() follows once they are (or lost(), if the connection ends first).
+   */
+  exitArrived(params: ExitParams): void;
+  /** The exit, to be delivered after everything received so far. */
   exit(params: ExitParams): void;
   /** The connection closed before this child's exit was reported. */
   lost(error: SidecarError): void;
@@ -76,12 +83,18 @@ export class ProcessRun implements ProcessSink {
 
   // --- wire side (called synchronously by the connection) ---
 
-  stdout(data: string): void {
+  stdout(data: string | Uint8Array): void {
     this.#deliver(() => this.#stdout.push(data));
   }
 
-  stderr(data: string): void {
+  stderr(data: string | Uint8Array): void {
     this.#deliver(() => this.#stderr.push(data));
+  }
+
+  exitArrived(params: ExitParams): void {
+    // The pid is gone on the sidecar's side: kill() has nothing left to do, and an UnknownProcess answer
+    // about it is no error (see Child).
+    this.#arrivedExit = { code: params.code, signal: params.signal };
   }
 
   exit(params: ExitParams): void {

@@ -1,6 +1,7 @@
 /**
  * Sidecar: one connection to one sidecar process. It owns the transport and the JSON-RPC connection, routes
- * each pid's notifications to the child that spawned it, and shuts everything down on dispose().
+ * each pid's notifications (and raw channel frames) to the child that spawned it, and shuts everything down
+ * on dispose().
  */
 import { PROTOCOL_VERSION, type HostNotificationMethod, type HostNotificationTypes, type RequestMethod, type RequestTypes } from '../generated/methods.js';
 import type { ExitParams, InitializeParams, InitializeResult, ListedChild, OutputParams, SpawnParams } from '../generated/protocol.js';
@@ -11,6 +12,7 @@ import { ClientErrorCode, SidecarError, notConnectedError } from './errors.js';
 import type { CommandOptions } from './options.js';
 import type { CallOptions, ProcessHost } from './process-host.js';
 import type { ProcessSink } from './process-run.js';
+import { RawRouter } from './raw-router.js';
 import { RpcConnection } from './rpc.js';
 import type { Transport, TransportCloseInfo } from './transport.js';
 
@@ -20,6 +22,12 @@ export interface ConnectOptions {
    * Default 5000 (the sidecar gives children 2 s between SIGTERM and SIGKILL).
    */
   shutdownTimeoutMs?: number;
+  /**
+   * Ask for the raw channel in initialize when the transport offers one (the Node transport does): output of
+   * Commands with encoding 'raw' then travels as binary frames instead of base64. Default true. Without a
+   * channel, or when the sidecar declines, raw output travels as base64, with the same events.
+   */
+  rawChannel?: boolean;
 }
 
 export interface LaunchOptions extends ConnectOptions {
@@ -93,6 +101,12 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   #disposing: Promise<void> | undefined;
   #closeError: SidecarError | undefined;
   #info: InitializeResult | undefined;
+  /** Reads the transport's raw channel, when it has one. */
+  readonly #raw: RawRouter | undefined;
+  readonly #rawWanted: boolean;
+  /** Whether the sidecar accepted the channel and it has not ended: raw spawns then use it. */
+  #rawOpen = false;
+  #rawEnded = false;
 
   /**
    * Connects over `transport` and starts it, without the initialize handshake (launch() does both).
@@ -101,12 +115,24 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     super();
     this.#transport = transport;
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.#rawWanted = options.rawChannel !== false;
     this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.#rpc = new RpcConnection(transport, {
       notification: (method, params) => this.#onNotification(method, params),
       protocolError: (error) => this.emit('error', error),
       closed: (error, info) => this.#onClosed(error, info),
     });
+    const channel = transport.rawChannel;
+    if (channel) {
+      // Opened (read) even if it is never asked for, so that the transport can deliver and end it.
+      this.#raw = new RawRouter();
+      channel.open({ data: (chunk) => this.#onRawData(chunk), close: (error) => this.#onRawClosed(error) });
+    }
+  }
+
+  /** Whether Commands with encoding 'raw' spawn over the raw channel (else their bytes come as base64). */
+  get rawChannel(): boolean {
+    return this.#rawOpen && this.state === 'open';
   }
 
   /** What the sidecar said about itself in initialize (undefined before it answered). */
@@ -126,6 +152,10 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
 
   /** The handshake: learns the sidecar's version and limits. launch() calls it. */
   async initialize(params: InitializeParams = {}): Promise<InitializeResult> {
+    const channel = this.#transport.rawChannel;
+    if (params.rawChannel === undefined && channel && this.#rawWanted && !this.#rawEnded) {
+      params = { ...params, rawChannel: { fd: channel.fd } };
+    }
     const result = await this.request('initialize', params);
     if (result.protocolVersion !== PROTOCOL_VERSION) {
       throw new SidecarError(
@@ -136,6 +166,11 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     }
     this.#info = result;
     this.#rpc.maxLineBytes = result.capabilities.maxLineBytes;
+    // Frames can only be read from the descriptor this side reads; the sidecar says whether it took it (an
+    // older sidecar leaves rawChannel out: no). Once open, it stays open for the session.
+    if (channel && params.rawChannel?.fd === channel.fd && result.capabilities.rawChannel === true && !this.#rawEnded) {
+      this.#rawOpen = true;
+    }
     return result;
   }
 
@@ -172,9 +207,14 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
 
   /** @internal Used by Command.spawn(). */
   async spawnProcess(params: SpawnParams, sink: ProcessSink): Promise<number> {
+    const raw = params.encoding === 'raw';
     const { pid } = await this.request('spawn', params, {
       // Route the pid before the next message is read: its output may be in the same chunk as this answer.
-      onResult: (result) => this.#processes.set(result.pid, sink),
+      onResult: (result) => {
+        this.#processes.set(result.pid, sink);
+        // Its frames may have been read already; the router hands them over now, in order.
+        if (raw) this.#raw?.route(result.pid, sink);
+      },
     });
     return pid;
   }
@@ -231,9 +271,16 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
       case 'exit': {
         const exit = params as ExitParams;
         const sink = this.#processes.get(exit.pid);
+        if (!sink) break;
         // Exit is the last message for a pid.
-        this.#processes.delete(exit.pid);
-        sink?.exit(exit);
+        const finish = () => {
+          if (this.#processes.get(exit.pid) === sink) this.#processes.delete(exit.pid);
+          sink.exit(exit);
+        };
+        // A raw child's last frames may still be in the channel: its exit waits for both end frames. Until
+        // then the sink stays routed, so that a lost connection still reaches it.
+        if (this.#raw?.holdExit(exit.pid, finish)) sink.exitArrived(exit);
+        else finish();
         break;
       }
       default:
@@ -242,9 +289,49 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     }
   }
 
+  #onRawData(chunk: Uint8Array): void {
+    if (this.#closeError) return;
+    try {
+      this.#raw!.push(chunk);
+    } catch (error) {
+      this.#failRawChannel(error);
+    }
+  }
+
+  #onRawClosed(error: unknown): void {
+    this.#rawOpen = false;
+    this.#rawEnded = true;
+    // End of file: the sidecar closes its end as it exits, after the end frames of every raw child. The
+    // transport's own close follows and settles whatever is left; acting here could race the last lines of
+    // stdout (exits of other children), which are read from another pipe.
+    if (error === undefined || this.#closeError) return;
+    this.#failRawChannel(error);
+  }
+
+  /**
+   * The channel failed or carried something unreadable: raw children can no longer get their bytes, and the
+   * sidecar would block writing frames nobody reads. Treated as the loss of the connection: pending calls
+   * and running children fail now, and the sidecar is told to go (end of file on its stdin, then a kill).
+   */
+  #failRawChannel(cause: unknown): void {
+    if (this.#closeError) return;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    this.#onClosed(new SidecarError(ClientErrorCode.ConnectionClosed, `The raw channel failed: ${reason}`, { cause }), {});
+    const transport = this.#transport;
+    void Promise.resolve()
+      .then(() => transport.end())
+      .catch(() => undefined);
+    const timer = setTimeout(() => transport.destroy(), this.#shutdownTimeoutMs) as unknown as { unref?: () => void };
+    // Do not keep a host alive for this (Node's timers have unref, a browser's are numbers): the sidecar also
+    // exits when the host does (end of file on its stdin).
+    timer.unref?.();
+  }
+
   #onClosed(error: SidecarError, info: TransportCloseInfo): void {
     if (this.#closeError) return;
     this.#closeError = error;
+    this.#rawOpen = false;
+    this.#raw?.clear();
     if (this.#rpc.isOpen) this.#rpc.abandon(info, error);
     const sinks = [...this.#processes.values()];
     this.#processes.clear();

@@ -22,7 +22,33 @@ export interface TransportEvents {
   close(info: TransportCloseInfo): void;
 }
 
+/**
+ * The optional raw channel (PROTOCOL.md, Raw channel): a second byte stream from the sidecar, beside its
+ * stdout, on which the output of spawns with encoding "raw" travels as binary frames instead of base64 in
+ * JSON. Only a transport that can hand the sidecar an extra descriptor offers one (Node's child_process can);
+ * the others leave `Transport.rawChannel` undefined and raw output travels as base64.
+ */
+export interface RawChannel {
+  /** The channel's descriptor number in the sidecar (3 or above), sent in initialize. */
+  readonly fd: number;
+  /**
+   * Starts delivering the channel's bytes. The connection calls it once, right after start(); until then
+   * the transport delivers nothing (and must not lose anything), and if nobody calls it the transport still
+   * drains the channel, so that a sidecar writing to it never blocks.
+   */
+  open(events: RawChannelEvents): void;
+}
+
+export interface RawChannelEvents {
+  /** A chunk of the channel, in order, split anywhere. The receiver owns it: the transport never reuses its memory. */
+  data(chunk: Uint8Array): void;
+  /** The channel ended: `error` undefined at end of file, else why it failed. Called once; no data follows. */
+  close(error?: unknown): void;
+}
+
 export interface Transport {
+  /** The raw channel, when this transport opened one to the sidecar (see RawChannel). */
+  readonly rawChannel?: RawChannel;
   /**
    * Starts the transport (e.g. spawns the sidecar) and begins delivering events. Called once. Writes may be
    * issued right after start(), before the transport is fully up: the transport queues them.

@@ -4,8 +4,9 @@
  * re-exports the whole core, with a Sidecar whose launch() uses this transport by default.
  */
 import { spawn, type ChildProcess as NodeChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { Sidecar as CoreSidecar, type LaunchOptions } from '../core/sidecar.js';
-import type { Transport, TransportEvents } from '../core/transport.js';
+import type { RawChannel, RawChannelEvents, Transport, TransportEvents } from '../core/transport.js';
 
 export * from '../index.js';
 
@@ -28,9 +29,17 @@ export interface NodeTransportOptions {
    * it, a function receives it as text. The last few KiB are kept either way to explain an unexpected exit.
    */
   stderr?: 'inherit' | 'ignore' | ((text: string) => void);
+  /**
+   * Give the sidecar the raw channel: a fourth pipe (descriptor 3 in the sidecar) on which the output of
+   * Commands with encoding 'raw' travels as binary frames instead of base64 in JSON. Default true; false
+   * starts the sidecar with its three standard pipes only, and raw output travels as base64.
+   */
+  rawChannel?: boolean;
 }
 
 const STDERR_TAIL_BYTES = 4096;
+/** The raw channel's descriptor in the sidecar: the first one after stdin, stdout and stderr. */
+const RAW_CHANNEL_FD = 3;
 
 export interface NodeTransport extends Transport {
   /** The sidecar's process id, once started. */
@@ -43,11 +52,28 @@ export function createNodeTransport(options: NodeTransportOptions = {}): NodeTra
   let child: NodeChildProcess | undefined;
   let stderrTail = '';
   let closed = false;
+  const withRawChannel = options.rawChannel !== false;
+  let rawEvents: RawChannelEvents | undefined;
+  let rawClosed = false;
+  const closeRaw = (error?: unknown) => {
+    if (rawClosed) return;
+    rawClosed = true;
+    rawEvents?.close(error);
+  };
+  const rawChannel: RawChannel | undefined = withRawChannel
+    ? {
+        fd: RAW_CHANNEL_FD,
+        open(events) {
+          rawEvents = events;
+        },
+      }
+    : undefined;
 
   return {
     get pid() {
       return child?.pid;
     },
+    rawChannel,
     start(events: TransportEvents) {
       const close = (info: Parameters<TransportEvents['close']>[0]) => {
         if (closed) return;
@@ -57,10 +83,27 @@ export function createNodeTransport(options: NodeTransportOptions = {}): NodeTra
       const proc = spawn(program, args, {
         cwd: options.cwd,
         env: options.env,
-        stdio: ['pipe', 'pipe', 'pipe'],
+        // fd 3 in the sidecar is the write end of the raw channel's pipe; the sidecar only touches it when
+        // initialize asks, and never lets its children inherit it.
+        stdio: withRawChannel ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
         windowsHide: true,
       });
       child = proc;
+      const raw = withRawChannel ? (proc.stdio[RAW_CHANNEL_FD] as Readable | null | undefined) : undefined;
+      if (raw) {
+        // Always read it, opened or not: the child's 'close' waits for every pipe to end, and a sidecar
+        // writing to an unread channel would block.
+        raw.on('data', (chunk: Buffer) => {
+          if (!rawClosed) rawEvents?.data(chunk);
+        });
+        raw.on('end', () => closeRaw());
+        raw.on('error', (error) => closeRaw(error));
+        // 'close' without 'end': the pipe was torn down before the sidecar closed its end. When the sidecar
+        // never started (no pid), that is expected and the transport's own close says why.
+        raw.on('close', () => closeRaw(proc.pid === undefined ? undefined : new Error('The raw channel closed before its end.')));
+      } else if (withRawChannel) {
+        closeRaw();
+      }
       proc.stdout!.on('data', (chunk: Buffer) => {
         if (!closed) events.data(chunk);
       });
