@@ -15,34 +15,26 @@ from typing import Any, Callable
 
 import orjson
 
-from .backpressure import HIGH_WATER, LOW_WATER, Throttle, Throttled, drain_transport
+from .backpressure import HostPipe
 
 _DUMPS_OPTIONS = orjson.OPT_APPEND_NEWLINE
 
 
-class Outbox(asyncio.Protocol):
+class Outbox(HostPipe):
     def __init__(self, on_host_gone: Callable[[], None]) -> None:
-        self._on_host_gone = on_host_gone
-        self._transport: asyncio.WriteTransport | None = None
+        super().__init__("stdout", on_host_gone)
         self._fd: int | None = None  # set when writing blocking to a regular file instead of a pipe
         self._pending: list[bytes] = []
         self._flush_scheduled = False
-        self._throttle = Throttle("host")
-        self.closed = False
 
     async def open(self, fd: int) -> None:
-        loop = asyncio.get_running_loop()
         # closefd=False: on a regular file the object is dropped and the fd must stay open.
         pipe = os.fdopen(fd, "wb", buffering=0, closefd=False)
         try:
-            transport, _ = await loop.connect_write_pipe(lambda: self, pipe)
+            await self._connect(pipe)
         except ValueError:
             # Not a pipe, socket or terminal (a regular file): writes never block, so write directly.
             self._fd = fd
-            return
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
-        self._transport = transport
 
     # -- sending ----------------------------------------------------------------------------------------
 
@@ -89,37 +81,9 @@ class Outbox(asyncio.Protocol):
             self.connection_lost(exc)
 
     async def drain(self, timeout: float) -> None:
-        """Wait until everything queued has been handed to the host (or the host is gone, or timeout)."""
         self._flush()
-        await drain_transport(self._transport, lambda: self.closed, timeout, "stdout")
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-    # -- backpressure ----------------------------------------------------------------------------------
-
-    def throttle(self, reader: Throttled) -> None:
-        """Pause `reader` whenever the host falls behind, until `release(reader)`."""
-        self._throttle.add(reader)
-
-    def release(self, reader: Throttled) -> None:
-        self._throttle.discard(reader)
-
-    def pause_writing(self) -> None:
-        self._throttle.pause()
-
-    def resume_writing(self) -> None:
-        self._throttle.resume()
-
-    # -- asyncio.Protocol ------------------------------------------------------------------------------
+        await super().drain(timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # The host closed its end of our stdout: nobody hears us any more, so the session is over. The
-        # readers run again (their output is dropped) so that their children can finish.
-        if self.closed:
-            return
-        self.closed = True
         self._pending.clear()
-        self.resume_writing()
-        self._on_host_gone()
+        super().connection_lost(exc)

@@ -14,7 +14,7 @@ import struct
 from typing import Callable
 
 from . import protocol_files
-from .backpressure import HIGH_WATER, LOW_WATER, Throttle, Throttled, drain_transport
+from .backpressure import HostPipe
 from .descriptors import unusable_reason
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,11 @@ MAX_PAYLOAD = _LAYOUT["maxPayloadBytes"]
 STREAMS: dict[str, int] = _LAYOUT["streams"]
 
 
-class RawChannel(asyncio.Protocol):
+class RawChannel(HostPipe):
     def __init__(self, on_host_gone: Callable[[], None], host_fds: frozenset[int] | None) -> None:
-        self._on_host_gone = on_host_gone
+        super().__init__("the raw channel", on_host_gone)
         self._host_fds = host_fds
-        self._transport: asyncio.WriteTransport | None = None
-        self._throttle = Throttle("raw channel")
         self._negotiation: asyncio.Task[bool] | None = None
-        self.closed = False
 
     @property
     def is_open(self) -> bool:
@@ -70,14 +67,10 @@ class RawChannel(asyncio.Protocol):
             try:
                 # Before anything else can fork: no child may inherit the channel (the host would miss EOF).
                 os.set_inheritable(fd, False)
-                pipe = os.fdopen(fd, "wb", buffering=0)
-                transport, _ = await asyncio.get_running_loop().connect_write_pipe(lambda: self, pipe)
+                await self._connect(os.fdopen(fd, "wb", buffering=0))
             except (OSError, ValueError) as exc:
                 reason = f"could not be opened ({exc})"
             else:
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
-                self._transport = transport
                 return True
         log.warning("raw channel refused: descriptor %d %s; spawn with encoding raw is unavailable", fd, reason)
         return False
@@ -102,37 +95,3 @@ class RawChannel(asyncio.Protocol):
         if self.is_open:
             assert self._transport is not None
             self._transport.write(HEADER.pack(pid, stream, 0))
-
-    # -- backpressure ------------------------------------------------------------------------------------
-
-    def throttle(self, reader: Throttled) -> None:
-        """Pause `reader` whenever the host falls behind on the channel, until `release(reader)`."""
-        self._throttle.add(reader)
-
-    def release(self, reader: Throttled) -> None:
-        self._throttle.discard(reader)
-
-    def pause_writing(self) -> None:
-        self._throttle.pause()
-
-    def resume_writing(self) -> None:
-        self._throttle.resume()
-
-    # -- ending ------------------------------------------------------------------------------------------
-
-    async def drain(self, timeout: float) -> None:
-        await drain_transport(self._transport, lambda: self.closed, timeout, "the raw channel")
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        # The host closed its end (EPIPE), or we closed ours at the end of the session. Either way nobody
-        # reads frames any more: the raw children's readers run again (their output is dropped) so that
-        # they can finish, and the session ends.
-        if self.closed:
-            return
-        self.closed = True
-        self._throttle.resume()
-        self._on_host_gone()
