@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 
+import psutil
 import pytest
 
-from raw_host import HEADER, STDERR, STDOUT, RawHost, read_exactly
-from sidecar_client import Sidecar, python
+from raw_host import HEADER, STDERR, STDOUT, RawHost
+from sidecar_client import TREE, Sidecar, python, read_pidfile, start_trees, wait_gone
 from stalled_host import BLOCK, PATTERN, flood_script
 
 
@@ -26,6 +28,26 @@ def _initialize(sidecar: Sidecar, fd: int) -> bool:
 
 def _warnings(sidecar: Sidecar) -> list[str]:
     return [line for line in sidecar.stderr_lines if "raw channel" in line]
+
+
+def _pipe_id(fd: int) -> str:
+    return f"pipe:[{os.fstat(fd).st_ino}]"
+
+
+def _links(pid: int) -> dict[int, str]:
+    """fd -> what it is ("pipe:[123]"), for the descriptors of `pid` that stay open while we look."""
+    folder = f"/proc/{pid}/fd"
+    links = {}
+    for name in os.listdir(folder):
+        try:
+            links[int(name)] = os.readlink(f"{folder}/{name}")
+        except FileNotFoundError:  # closed meanwhile
+            pass
+    return links
+
+
+def _holds(pid: int, link: str) -> bool:
+    return link in _links(pid).values()
 
 
 # -- negotiation ----------------------------------------------------------------------------------------
@@ -75,6 +97,19 @@ def test_the_read_end_of_a_pipe_is_refused():
     finally:
         os.close(read_fd)
         os.close(write_fd)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux /proc")
+def test_a_descriptor_of_the_sidecars_own_is_refused(sidecar):
+    # The sidecar's copy of its stdout is a writable pipe above 2 that the host never passed: taking it
+    # would send frames into the protocol stream.
+    sidecar.request("list")  # the sidecar is up: it has made its copy
+    link = _pipe_id(sidecar.proc.stdout.fileno())
+    [own] = [fd for fd, target in _links(sidecar.proc.pid).items() if fd > 2 and target == link]
+    assert _initialize(sidecar, own) is False
+    assert sidecar.request("list") == {"children": []}, "stdout still carries the protocol"
+    sidecar.wait_for(lambda: _warnings(sidecar), what="the warning")
+    assert f"descriptor {own} was not open when the sidecar started" in _warnings(sidecar)[0]
 
 
 def test_spawn_raw_without_a_channel_is_invalid_params_naming_encoding(sidecar):
@@ -176,3 +211,127 @@ def test_a_pty_child_with_raw_gets_its_output_as_stdout_frames_and_an_empty_stde
     assert raw.stream(pid, STDERR).size == 0
     assert raw.stream(pid, STDOUT).ends == raw.stream(pid, STDERR).ends == 1
     assert [n["method"] for n in raw.sidecar.events(pid)] == ["exit"]
+
+
+def _pattern(seed: int, size: int) -> bytes:
+    return bytes((i * 7 + seed) % 251 for i in range(size))
+
+
+def test_fifty_concurrent_raw_children_lose_nothing(raw):
+    size = 256 * 1024
+    script = (
+        "import os, sys\n"
+        "seed = int(sys.argv[1])\n"
+        f"data = bytes((i * 7 + seed) % 251 for i in range({size}))\n"
+        "for start in range(0, len(data), 4096):\n"
+        "    os.write(1, data[start:start + 4096])\n"
+        "    if start % 65536 == 0: os.write(2, b'%d at %d\\n' % (seed, start))\n"
+    )
+    ids = [raw.sidecar.start_request("spawn", {"program": sys.executable, "args": ["-c", script, str(n)],
+                                               "encoding": "raw", "stdin": "null"}) for n in range(50)]
+    pids = [raw.sidecar.result(request_id)["pid"] for request_id in ids]
+    for n, pid in enumerate(pids):
+        assert raw.sidecar.wait_exit(pid, timeout=60)["code"] == 0
+        raw.wait_ended(pid)
+        assert bytes(raw.stream(pid, STDOUT).data) == _pattern(n, size), f"child {n}"
+        assert bytes(raw.stream(pid, STDERR).data) == b"".join(b"%d at %d\n" % (n, s) for s in range(0, size, 65536))
+        assert raw.stream(pid, STDOUT).ends == raw.stream(pid, STDERR).ends == 1
+    assert {n["method"] for n in raw.sidecar.notifications} == {"exit"}
+
+
+# -- backpressure and the end of the session -----------------------------------------------------------
+
+
+def test_a_stalled_channel_keeps_memory_flat_and_then_every_byte_arrives():
+    total = 256 * BLOCK
+    host = RawHost(keep=False, read=False)
+    try:
+        pid = host.sidecar.spawn(sys.executable, "-c", flood_script(total), encoding="raw", stdin="null")
+        sidecar = psutil.Process(host.sidecar.proc.pid)
+        time.sleep(1.0)
+        samples = []
+        for _ in range(6):
+            samples.append(sidecar.memory_info().rss)
+            time.sleep(0.5)
+        assert max(samples) - samples[0] < 16 * 1024 * 1024, f"RSS grew while the host stalled: {samples}"
+        assert max(samples) < 100 * 1024 * 1024, samples
+        assert host.sidecar.events(pid) == [], "the child finished although nobody read its output"
+        host.start_reading()
+        assert host.sidecar.wait_exit(pid, timeout=60)["code"] == 0
+        host.wait_ended(pid, timeout=60)
+        out = host.stream(pid, STDOUT)
+        assert out.size == total
+        assert out.digest.hexdigest() == hashlib.sha256(PATTERN * (total // BLOCK)).hexdigest()
+    finally:
+        host.close()
+
+
+def test_the_host_closing_the_channel_ends_the_session_and_leaves_no_process(tmp_path):
+    host = RawHost(read=False)
+    try:
+        raw_tree = tmp_path / "raw"
+        host.sidecar.spawn("sh", "-c", TREE.format(pidfile=raw_tree), encoding="raw")
+        pids = read_pidfile(raw_tree) + start_trees(host.sidecar, tmp_path, 1)
+        guardian = [c.pid for c in psutil.Process(host.sidecar.proc.pid).children() if c.pid not in pids]
+        os.close(host.read_fd)
+        assert host.sidecar.proc.wait(timeout=15) == 0
+        assert wait_gone(pids + guardian) == []
+    finally:
+        host.close()
+
+
+def test_the_session_end_drains_the_channel_first():
+    size = 300 * 1024  # past the pipe's 64 KiB, short of high water: the rest waits in the sidecar's buffer
+    host = RawHost(read=False)
+    try:
+        pid = host.sidecar.spawn(sys.executable, "-c", f"import os; os.write(1, bytes(range(256)) * {size // 256})",
+                                 encoding="raw")
+        host.sidecar.wait_exit(pid)
+        host.sidecar.proc.stdin.close()  # end of file: the session ends, with frames still unwritten
+        time.sleep(1.0)
+        host.start_reading()
+        assert host.wait_eof()
+        assert host.sidecar.proc.wait(timeout=15) == 0
+        assert bytes(host.stream(pid, STDOUT).data) == bytes(range(256)) * (size // 256)
+        assert host.stream(pid, STDOUT).ends == host.stream(pid, STDERR).ends == 1
+    finally:
+        host.close()
+
+
+# -- nobody else holds the channel ---------------------------------------------------------------------
+
+
+O_CLOEXEC_FLAG = 0o2000000  # as /proc/<pid>/fdinfo shows it (Linux)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fdinfo"), reason="Linux /proc")
+def test_the_channel_is_close_on_exec_and_children_do_not_inherit_it(raw):
+    flags = open(f"/proc/{raw.sidecar.proc.pid}/fdinfo/{raw.fd}").read().split("flags:")[1].split()[0]
+    assert int(flags, 8) & O_CLOEXEC_FLAG, "a child started by any means would inherit the channel"
+    probe = f"import os\ntry:\n    os.fstat({raw.fd}); print('inherited')\nexcept OSError: print('not inherited')"
+    _, out, _ = raw.sidecar.run(sys.executable, "-c", probe)
+    assert out == "not inherited\n"
+    pid = raw.sidecar.spawn(sys.executable, "-c", probe, encoding="raw", pty={"cols": 80, "rows": 24})
+    raw.sidecar.wait_exit(pid)
+    raw.wait_ended(pid)
+    assert bytes(raw.stream(pid, STDOUT).data) == b"not inherited\r\n"
+    result = raw.sidecar.request("execute", {"program": sys.executable, "args": ["-c", probe]})
+    assert result["stdout"] == "not inherited\n"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux /proc")
+def test_the_guardian_does_not_hold_the_channel():
+    # The guardian is forked before initialize, with every descriptor the host passed: it must close them,
+    # or the host would see no end of file on the channel when the sidecar dies.
+    host = RawHost()
+    try:
+        link = _pipe_id(host.read_fd)
+        assert _holds(host.sidecar.proc.pid, link)
+        [guardian] = psutil.Process(host.sidecar.proc.pid).children()
+        assert not _holds(guardian.pid, link)
+        pid = host.sidecar.spawn("sleep", "300", encoding="raw")
+        host.sidecar.proc.kill()  # SIGKILL: no code of the sidecar runs
+        assert host.wait_eof(timeout=10), "something still holds the channel's write end"
+        assert wait_gone([pid, guardian.pid]) == []
+    finally:
+        host.close()
