@@ -34,6 +34,7 @@ function row(f: Figure): string[] {
   const d = f.details ?? {};
   switch (f.id) {
     case 'utf8-throughput':
+    case 'raw-channel-throughput':
     case 'raw-throughput':
       return [f.title, `${num(f.directMedian)} MiB/s`, `${num(f.sidecarMedian)} MiB/s`, `${num(f.ratio, 2)}x`, f.targetText, verdict(f.verdict)];
     case 'execute-rate-sequential':
@@ -91,6 +92,7 @@ function row(f: Figure): string[] {
 
 const order = [
   'utf8-throughput',
+  'raw-channel-throughput',
   'raw-throughput',
   'execute-rate-sequential',
   'execute-rate-16-in-flight',
@@ -112,6 +114,7 @@ const echoAdded = echo?.direct ? (echo as any).sidecar.map((v: number, i: number
 const echoDirect = echo?.direct ?? [];
 const utf8Cpu = cpu('utf8-throughput');
 const rawCpu = cpu('raw-throughput');
+const channelCpu = cpu('raw-channel-throughput');
 const echoCpu = cpu('echo-latency');
 
 console.log(`## Performance
@@ -126,7 +129,8 @@ ${table}
 
 What each line does: a child writes ${report.config.relayBytes / 1048576} MiB of 80-byte ASCII lines (\`yes | head\`) and the host gets
 text (direct: \`setEncoding('utf8')\` chunks; sidecar: a \`'data'\` event per line); a child writes ${report.config.relayBytes / 1048576} MiB from
-\`/dev/zero\` and the host gets bytes (sidecar: \`encoding: 'raw'\`, base64 on the wire); \`execute('true')\`
+\`/dev/zero\` and the host gets bytes (sidecar: \`encoding: 'raw'\`, as binary frames on the raw channel that the Node
+transport opens, and again on a sidecar without it: base64 in notifications, the fallback); \`execute('true')\`
 ${report.config.execCount} times against \`util.promisify(execFile)('true')\`; ${report.config.echoCount} round trips of \`ping\\n\` through a spawned \`cat\`;
 \`Sidecar.launch()\` until the answer to \`initialize\` (with the sidecar's bytecode compiled, as an installed wheel or the
 bundled binary has it; a checkout run where \`PYTHONDONTWRITEBYTECODE=1\` compiles its modules at every start,
@@ -136,8 +140,11 @@ echo back, every exit.
 
 Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
 - utf-8 relay: sidecar ${num(utf8Cpu.sidecar, 2)} ms/MiB, client ${num(utf8Cpu.sidecarHost, 2)} ms/MiB (direct: ${num(utf8Cpu.directHost, 2)} ms/MiB). The
-  client's share is mostly \`JSON.parse\` of each 64 KiB notification and splitting it into line events.` : ''}${rawCpu ? `
-- raw relay: sidecar ${num(rawCpu.sidecar, 2)} ms/MiB, client ${num(rawCpu.sidecarHost, 2)} ms/MiB (direct: ${num(rawCpu.directHost, 2)} ms/MiB). Base64 is
+  client's share is mostly \`JSON.parse\` of each 64 KiB notification and splitting it into line events.` : ''}${channelCpu ? `
+- raw relay over the raw channel: sidecar ${num(channelCpu.sidecar, 2)} ms/MiB, client ${num(channelCpu.sidecarHost, 2)} ms/MiB (direct: ${num(channelCpu.directHost, 2)} ms/MiB).
+  The client hands frame payloads on as views of what it read, without copying or decoding them; the bytes
+  cross one more process than with \`child_process\`.` : ''}${rawCpu ? `
+- raw relay as base64: sidecar ${num(rawCpu.sidecar, 2)} ms/MiB, client ${num(rawCpu.sidecarHost, 2)} ms/MiB (direct: ${num(rawCpu.directHost, 2)} ms/MiB). Base64 is
   encoded with pybase64 (SIMD), and the client takes base64 data out of a notification without \`JSON.parse\`.` : ''}${echoCpu ? `
 - echo: sidecar ${num(echoCpu.sidecar)} us of CPU per round trip, client ${num(echoCpu.sidecarHost)} us (direct: ${num(echoCpu.directHost)} us). The added
   latency is the sidecar's: a \`write\` request is two asyncio task hops (the request's own task, then

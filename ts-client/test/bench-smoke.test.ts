@@ -14,6 +14,7 @@ import { clientDir, python } from './helpers.js';
 
 const FIGURES = [
   'utf8-throughput',
+  'raw-channel-throughput',
   'raw-throughput',
   'execute-rate-sequential',
   'execute-rate-2-in-flight',
