@@ -48,7 +48,9 @@ class BundledSidecar:
     Its TMPDIR is a folder of the test's own, so that what a onefile bootloader unpacks can be seen.
     """
 
-    def __init__(self, binary: Path, tmp: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, binary: Path, tmp: Path, env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = ()
+    ) -> None:
         tmp.mkdir(exist_ok=True)
         self.tmp = tmp
         self.proc = subprocess.Popen(
@@ -57,6 +59,7 @@ class BundledSidecar:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env={**(os.environ if env is None else env), "TMPDIR": str(tmp)},
+            pass_fds=pass_fds,
         )
         self._ids = itertools.count(1)
         self._methods: dict[int, str] = {}
@@ -130,8 +133,8 @@ class BundledSidecar:
 def start(tmp_path):
     started: list[BundledSidecar] = []
 
-    def start(binary: Path, env: dict[str, str] | None = None) -> BundledSidecar:
-        sidecar = BundledSidecar(binary, tmp_path / f"tmp{len(started)}", env)
+    def start(binary: Path, env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = ()) -> BundledSidecar:
+        sidecar = BundledSidecar(binary, tmp_path / f"tmp{len(started)}", env, pass_fds)
         started.append(sidecar)
         return sidecar
 
@@ -193,6 +196,33 @@ def test_protocol_smoke_test(binary, start, tmp_path):
     assert sidecar.close() == 0  # end of file on stdin: every child stopped, exit 0
     assert wait_gone(everything) == []
     assert sidecar.unpacked() == []
+
+
+def test_the_raw_channel_works_frozen(binary, start):
+    # raw-channel.json must ship inside the binary: the sidecar reads its frame layout from there.
+    read_fd, write_fd = os.pipe()
+    try:
+        sidecar = start(binary, pass_fds=(write_fd,))
+        os.close(write_fd)
+        capabilities = sidecar.request("initialize", {"rawChannel": {"fd": write_fd}})["capabilities"]
+        assert capabilities["rawChannel"] is True
+        pid = sidecar.request("spawn", {"command": "sh -c 'printf out; printf err >&2'", "encoding": "raw"})["pid"]
+        assert sidecar.wait_exit(pid)["code"] == 0
+        assert sidecar.close() == 0
+        with os.fdopen(read_fd, "rb") as channel:
+            read_fd = -1
+            frames = channel.read()  # to end of file: nothing left holds the write end
+        expected = [(pid, 1, b"out"), (pid, 1, b""), (pid, 2, b"err"), (pid, 2, b"")]
+        received = []
+        while frames:
+            header, frames = frames[:9], frames[9:]
+            length = int.from_bytes(header[5:9], "big")
+            received.append((int.from_bytes(header[:4], "big"), header[4], frames[:length]))
+            frames = frames[length:]
+        assert sorted(received) == sorted(expected)
+    finally:
+        if read_fd >= 0:
+            os.close(read_fd)
 
 
 @pytest.mark.parametrize("host_value", [None, "/opt/host-libs"])
