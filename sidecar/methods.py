@@ -105,7 +105,8 @@ class Methods:
         if raw and not self._raw.is_open:
             raise SidecarError(
                 "InvalidParams", "params.encoding is raw, but no raw channel is open (see initialize rawChannel).",
-                {"field": "params.encoding", "expected": "utf-8 or base64 (raw needs a raw channel)", "received": "raw"},
+                {"field": "params.encoding", "expected": "utf-8 or base64 (raw needs a raw channel)",
+                 "received": "raw"},
             )
         # Raw output is throttled by the channel it goes to; notifications by stdout.
         throttle = self._raw if raw else outbox
@@ -119,7 +120,9 @@ class Methods:
             child = TerminalChild(output, cols=params["pty"]["cols"], rows=params["pty"]["rows"])
         elif raw:
             child = ChildProcess(
-                FramedOutput(self._raw, "stdout", pid), FramedOutput(self._raw, "stderr", pid), stdin_pipe=spec.stdin_pipe
+                FramedOutput(self._raw, "stdout", pid),
+                FramedOutput(self._raw, "stderr", pid),
+                stdin_pipe=spec.stdin_pipe,
             )
         else:
             child = ChildProcess(

@@ -2,9 +2,9 @@
 
 The first line of a turn of the event loop is written at once, so an answer or a child's output is never
 held back by a turn; the lines that follow it in the same turn are batched into one write at the next
-turn, so a burst (a thousand children's output, a batch) still costs few writes. When the host stops reading
-and the pipe's buffer passes HIGH_WATER, every registered reader (the spawned children's output pipes) is
-paused, so a flooding child blocks on its own pipe instead of growing the sidecar's memory.
+turn, so a burst (a thousand children's output, a batch) still costs few writes. When the host stops reading,
+the children whose output goes out as notifications are paused (see backpressure.HostPipe), so a flooding
+child blocks on its own pipe instead of growing the sidecar's memory.
 """
 
 from __future__ import annotations

@@ -114,7 +114,9 @@ class FramedOutput:
     stderr into stdout, yet the host is promised an end frame for both.
     """
 
-    def __init__(self, channel: RawChannel, stream: str, pid: Callable[[], int], also_ends: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, channel: RawChannel, stream: str, pid: Callable[[], int], also_ends: tuple[str, ...] = ()
+    ) -> None:
         self._channel = channel
         self._stream = STREAMS[stream]
         self._ends = (self._stream, *(STREAMS[name] for name in also_ends))

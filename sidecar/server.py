@@ -1,7 +1,8 @@
 """One session: wire stdin, stdout, the dispatcher and the supervisor together, and end cleanly.
 
 The session ends on end of file on stdin (the host is gone), a `shutdown` request, the host closing our
-stdout or the raw channel, or SIGTERM/SIGINT/SIGHUP. However it ends, every child tree is stopped before the sidecar exits.
+stdout or the raw channel, or SIGTERM/SIGINT/SIGHUP. However it ends, every child tree is stopped before
+the sidecar exits.
 """
 
 from __future__ import annotations
