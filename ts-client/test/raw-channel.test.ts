@@ -279,3 +279,44 @@ describe('a failing channel', () => {
     });
   }
 });
+
+describe('the session ends', () => {
+  test("dispose stops raw children that are flooding: each gets its 'close', after its bytes, and no error", { timeout: 30000 }, async () => {
+    const sidecar = await Sidecar.launch({ transport: nodeTransport(), setDefault: false });
+    assert.equal(sidecar.rawChannel, true);
+    const runs = await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const command = sidecar.command('cat', ['/dev/zero'], { encoding: 'raw' });
+        let received = 0;
+        let atClose = -1;
+        const errors: unknown[] = [];
+        command.stdout.on('data', (chunk) => (received += chunk.length));
+        command.on('error', (e) => errors.push(e));
+        command.on('close', () => (atClose = received));
+        const child = await command.spawn();
+        return { child, errors, received: () => received, atClose: () => atClose };
+      }),
+    );
+    await eventually(() => runs.every((run) => run.received() > MiB));
+    await sidecar.dispose();
+    for (const run of runs) {
+      assert.deepEqual(await run.child.wait(), { code: null, signal: 15 });
+      assert.deepEqual(run.errors, []);
+      assert.equal(run.atClose(), run.received(), "no byte after 'close'");
+    }
+  });
+
+  test('a sidecar killed under a raw child: error, then close, as without the channel', { timeout: 30000 }, async () => {
+    const transport = nodeTransport();
+    const sidecar = await Sidecar.launch({ transport, setDefault: false });
+    const command = sidecar.command('sleep', ['2'], { encoding: 'raw' });
+    const events: string[] = [];
+    command.on('error', () => events.push('error'));
+    command.on('close', (payload) => events.push(`close ${JSON.stringify(payload)}`));
+    const child = await command.spawn();
+    process.kill(transport.pid!, 'SIGKILL');
+    await assert.rejects(child.wait(), (e: unknown) => isSidecarError(e) && e.code === ClientErrorCode.ConnectionClosed);
+    assert.deepEqual(events, ['error', 'close {"code":null,"signal":null}']);
+    await sidecar.dispose();
+  });
+});
