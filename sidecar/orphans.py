@@ -19,6 +19,8 @@ from typing import Callable, Iterable
 
 import psutil
 
+from .signal_handlers import SignalHandlers
+
 log = logging.getLogger(__name__)
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -85,9 +87,8 @@ class OrphanWatch:
         self._strays: set[int] = set()
         self._scheduled: asyncio.TimerHandle | None = None
 
-    def install(self) -> None:
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGCHLD, self._schedule, SWEEP_AFTER_SIGCHLD)
+    def install(self, signals: SignalHandlers) -> None:
+        signals.add(signal.SIGCHLD, self._schedule, SWEEP_AFTER_SIGCHLD)
         self._schedule(SWEEP_EVERY)
 
     def _schedule(self, delay: float) -> None:

@@ -25,6 +25,7 @@ from .outbox import Outbox
 from .raw_channel import RawChannel
 from .rpc import Dispatcher
 from .scope import Scope
+from .signal_handlers import SignalHandlers
 from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -166,12 +167,13 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     raw = RawChannel(on_host_gone=lambda: end("the host closed the raw channel"), host_fds=settings.host_fds)
     exclude = [guardian.pid] if guardian.pid else []
     supervisor = Supervisor(settings.max_children, guardian, exclude, settings.scope)
+    signals = SignalHandlers(loop)
     OrphanWatch(
         supervisor.started,
         supervisor.groups,
         lambda stray: guardian.watch_process(stray.pid, stray.create_time()),
         exclude,
-    ).install()
+    ).install(signals)
     _watch_parent(end)
     methods = Methods(supervisor, outbox, raw, settings, on_shutdown=lambda: end("shutdown requested"))
     dispatcher = Dispatcher(methods.handlers(), outbox.send)
@@ -181,7 +183,7 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
         lambda received: dispatcher.line_too_long(settings.max_line_bytes, received),
     )
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(signum, end, f"received {signal.Signals(signum).name}")
+        signals.add(signum, end, f"received {signal.Signals(signum).name}")
     reader = loop.create_task(_read_stdin(protocol_in, splitter, ended))
 
     reason = await ended
@@ -194,4 +196,5 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     outbox.close()
     reader.cancel()
     guardian.close()
+    signals.close()
     return 0

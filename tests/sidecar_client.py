@@ -111,7 +111,8 @@ class Sidecar:
         self._lock = threading.Condition()
         self.stderr_lines: list[str] = []
         threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -141,6 +142,12 @@ class Sidecar:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.stderr_lines.append(line.decode(errors="replace"))
+
+    def all_stderr(self, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Every line the sidecar logged, once its stderr has closed (it has exited)."""
+        self._stderr_reader.join(timeout)
+        assert not self._stderr_reader.is_alive(), "the sidecar's stderr is still open"
+        return self.stderr_lines
 
     def next_message(self, timeout: float = DEFAULT_TIMEOUT) -> Any:
         """The next thing the sidecar wrote (a dict or a batch list), in order."""

@@ -1,6 +1,7 @@
 """How a session ends: whatever ends it, every child tree is stopped and the sidecar exits 0."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -30,6 +31,31 @@ def test_a_signal_to_the_sidecar_stops_every_tree_then_exits_0(tmp_path, signum)
         sidecar.proc.send_signal(signum)
         assert sidecar.proc.wait(15) == 0
         assert wait_gone(pids) == []
+    finally:
+        sidecar.kill()
+
+
+def test_two_thousand_children_ending_at_once_crowd_out_no_sigterm(tmp_path):
+    """A burst of SIGCHLD (two thousand children ending together) must not crowd out the SIGTERM that
+    comes in the middle of it. asyncio's own signal dispatch (add_signal_handler) dropped signals once its
+    wakeup socket was full, with a traceback on stderr for each: here the SIGTERM was lost in most runs
+    and the sidecar kept running."""
+    fifo = tmp_path / "gate"
+    os.mkfifo(fifo)
+    count = 2000
+    sidecar = Sidecar()
+    try:
+        pids = [sidecar.spawn("cat", str(fifo)) for _ in range(count)]
+        gate = os.open(fifo, os.O_WRONLY)  # every cat is waiting in open(): now they all read end of file
+        os.close(gate)
+        time.sleep(0.05)  # into the burst
+        sidecar.proc.send_signal(signal.SIGTERM)
+        assert sidecar.proc.wait(15) == 0
+        assert wait_gone(pids) == []
+        exits = lambda: sum(1 for m in sidecar.notifications if m["method"] == "exit")  # noqa: E731
+        sidecar.wait_for(lambda: exits() == count, what=f"{count} exit notifications (every exit is reported)")
+        noise = [line for line in sidecar.all_stderr() if "wakeup fd" in line or "Traceback" in line]
+        assert noise == [], noise[:4]
     finally:
         sidecar.kill()
 
