@@ -60,6 +60,7 @@ class Supervisor:
         self._addressable: set[int] = set()
         self._launched: dict[int, Launched] = {}
         self._starting = 0
+        self._displaced: dict[Child, Child] = {}  # a new child -> the finished-but-for-its-pipes one it displaced
 
     def __len__(self) -> int:
         return len(self._live)
@@ -102,6 +103,9 @@ class Supervisor:
             raise spawn_failure(spec, exc) from None
         finally:
             self._starting -= 1
+        displaced = self._displaced.pop(child, None)
+        if displaced is not None:
+            await displaced.finished  # its exit goes out before anything names the new child
         if addressable:
             self._addressable.add(child.pid)
             if not child.finished.done():
@@ -112,11 +116,32 @@ class Supervisor:
             self.stop(child, signal.SIGKILL, force_after_ms=None)
 
     def _register(self, child: Child) -> None:
+        previous = self._live.get(child.pid)
+        if previous is not None:
+            self._displace(previous, child)
         self._live[child.pid] = child
         self._guardian.watch_group(child.pid)
 
+    def _displace(self, previous: Child, child: Child) -> None:
+        """The kernel gave a new child the pid of one still in the table. That one has exited and been
+        reaped (else the pid would not be free), and only a descendant that left its process group still
+        holds its output pipes. The wire names children by pid, so two cannot share one: the earlier child
+        is finished now (its pipes closed, its `exit` sent before the new child's spawn answer) and what the
+        descendant writes later is lost. With pid_max at 32768 a long session wraps around in minutes."""
+        log.warning(
+            "pid %d was reused by a new child while a descendant of the earlier one still held its output; "
+            "the earlier child's exit is reported now", child.pid,
+        )
+        assert previous.exited, previous
+        self._addressable.discard(child.pid)  # until start() makes the new child addressable, if it is
+        self._launched.pop(child.pid, None)
+        self._displaced[child] = previous
+        previous.abandon()
+
     def _unregister(self, child: Child) -> None:
-        self._live.pop(child.pid, None)
+        if self._live.get(child.pid) is not child:
+            return  # displaced: its pid is a new child's now
+        del self._live[child.pid]
         self._addressable.discard(child.pid)
         self._launched.pop(child.pid, None)
         self._guardian.forget_group(child.pid)

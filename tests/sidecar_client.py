@@ -107,6 +107,7 @@ class Sidecar:
         self._inbox: "queue.Queue[dict | list | None]" = queue.Queue()
         self.responses: dict[Any, dict] = {}
         self.notifications: list[dict] = []
+        self.received: list[dict] = []  # every response and notification, in the order they came
         self._by_pid: dict[int, list[dict]] = {}
         self._lock = threading.Condition()
         self.stderr_lines: list[str] = []
@@ -130,6 +131,7 @@ class Sidecar:
 
     def _record(self, message: Any) -> None:
         for item in message if isinstance(message, list) else [message]:
+            self.received.append(item)
             if "method" in item:
                 CHECKER.check_notification(item)
                 self.notifications.append(item)

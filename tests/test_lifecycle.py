@@ -4,11 +4,13 @@ import hashlib
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
 
 import psutil
+import pytest
 
 from sidecar_client import REPO, Sidecar, python, read_pidfile, wait_gone
 from stalled_host import BLOCK, PATTERN, flood_script, stall_then_read_all
@@ -196,5 +198,50 @@ def test_max_children_is_a_clear_error():
         sidecar.request("kill", {"pid": pids[0]})
         sidecar.wait_exit(pids[0])
         assert sidecar.spawn("true")
+    finally:
+        sidecar.kill()
+
+
+NS_LAST_PID = "/proc/sys/kernel/ns_last_pid"
+
+
+@pytest.mark.skipif(not os.access(NS_LAST_PID, os.W_OK), reason="steering pid allocation needs root in the pid namespace")
+def test_a_reused_pid_gets_the_earlier_childs_exit_before_the_new_childs_spawn_answer(tmp_path):
+    """A child exits, a descendant in a session of its own keeps its stdout open (so its exit waits), and
+    the kernel hands its pid to the next spawn. The wire names children by pid: the earlier child's exit
+    must come first, and from then on the pid means the new child."""
+    sidecar = Sidecar()
+    try:
+        for attempt in range(20):
+            pidfile = tmp_path / f"holder{attempt}"
+            old = sidecar.spawn("sh", "-c", f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 60' & exit 0")
+            [holder] = read_pidfile(pidfile)
+            assert wait_gone([old]) == [], "the child itself has exited and been reaped"
+            assert not [e for e in sidecar.events(old) if e["method"] == "exit"], "its exit waits for the holder"
+            with open(NS_LAST_PID, "w") as f:
+                f.write(str(old - 1))
+            new = sidecar.spawn("sleep", "60")
+            if new == old:
+                break
+            # Something else on the machine forked in between: tidy up and try again.
+            sidecar.request("kill", {"pid": new, "signal": "SIGKILL"})
+            os.kill(holder, signal.SIGKILL)
+            sidecar.wait_exit(old)
+            sidecar.wait_exit(new)
+        else:
+            pytest.skip("the machine kept taking the pid first")
+        def exits() -> list[int]:
+            return [i for i, m in enumerate(sidecar.received) if m.get("method") == "exit" and m["params"]["pid"] == old]
+
+        answers = [i for i, m in enumerate(sidecar.received) if m.get("result") == {"pid": old}]
+        assert len(exits()) == 1 and len(answers) == 2, "two spawn answers named the pid, and one exit so far"
+        assert answers[0] < exits()[0] < answers[1], "the earlier child's exit comes before the new child's answer"
+        assert sidecar.received[exits()[0]]["params"] == {"pid": old, "code": 0, "signal": None}
+        # The pid now means the new child: kill reaches it (not the holder), and its own exit follows.
+        sidecar.request("kill", {"pid": new})
+        sidecar.wait_for(lambda: len(exits()) == 2, what="the new child's exit")
+        assert sidecar.received[exits()[1]]["params"] == {"pid": new, "code": None, "signal": signal.SIGTERM}
+        assert psutil.pid_exists(holder), "the earlier child's descendant is not the new child's to kill"
+        os.kill(holder, signal.SIGKILL)
     finally:
         sidecar.kill()
