@@ -38,41 +38,56 @@ def parse_signal(value: Any, field: str = "params.signal") -> int:
     )
 
 
-def _strays(leader: int, group: int) -> list[psutil.Process]:
-    """Descendants of `leader` that left its process group (setsid, setpgid): killpg misses them."""
-    try:
-        descendants = psutil.Process(leader).children(recursive=True)
-    except psutil.Error:
-        return []
-    strays = []
-    for process in descendants:
-        try:
-            if os.getpgid(process.pid) != group:
-                strays.append(process)
-        except OSError:
+def _strays(leaders: list[int]) -> dict[int, list[psutil.Process]]:
+    """For each leader, its descendants that left its process group (setsid, setpgid): killpg misses them.
+
+    One walk of the process table serves every leader: stopping a thousand trees must not walk it a
+    thousand times (that took minutes, with the event loop blocked, before any exit was reported).
+    """
+    processes: dict[int, psutil.Process] = {}
+    children: dict[int, list[int]] = {}
+    for process in psutil.process_iter(["ppid"]):
+        ppid = process.info["ppid"]
+        if ppid is None:
             continue
+        processes[process.pid] = process
+        children.setdefault(ppid, []).append(process.pid)
+    strays: dict[int, list[psutil.Process]] = {}
+    for leader in leaders:
+        found = strays[leader] = []
+        below = list(children.get(leader, ()))
+        while below:
+            pid = below.pop()
+            below.extend(children.get(pid, ()))
+            try:
+                if os.getpgid(pid) != leader:
+                    found.append(processes[pid])
+            except OSError:
+                continue
     return strays
 
 
-def signal_tree(leader: int, sig: int, *, leader_reaped: bool) -> None:
-    """Send `sig` to the process group that `leader` leads and to its descendants outside the group.
+def signal_trees(leaders: list[tuple[int, bool]], sig: int) -> None:
+    """Send `sig` to the process group that each leader leads and to its descendants outside the group.
 
-    Every child is started as a session leader, so its group id is its pid. The strays are collected
-    before the group is signalled, while their parent links still lead back to the leader. Once the
-    leader is reaped its children have been re-parented and only its group remains reachable; the group
-    id cannot be reused while any member of the group lives.
+    `leaders` holds (pid, reaped) pairs. Every child is started as a session leader, so its group id is its
+    pid. The strays are collected before the groups are signalled, while their parent links still lead
+    back to the leader. Once a leader is reaped its children have been re-parented and only its group
+    remains reachable; the group id cannot be reused while any member of the group lives.
     """
-    strays = [] if leader_reaped else _strays(leader, leader)
-    try:
-        os.killpg(leader, sig)
-    except ProcessLookupError:
-        pass
-    for process in strays:
+    strays = _strays([pid for pid, reaped in leaders if not reaped])
+    for leader, _ in leaders:
         try:
-            # psutil refuses to signal a pid that has been reused by another process since.
-            process.send_signal(sig)
-        except psutil.Error:
+            os.killpg(leader, sig)
+        except ProcessLookupError:
             pass
+    for processes in strays.values():
+        for process in processes:
+            try:
+                # psutil refuses to signal a pid that has been reused by another process since.
+                process.send_signal(sig)
+            except psutil.Error:
+                pass
 
 
 def signal_one(pid: int, sig: int) -> None:

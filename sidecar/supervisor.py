@@ -24,7 +24,7 @@ from .orphans import descendants
 from .scope import Scope
 from .errors import SidecarError, errno_name
 from .launch import LaunchSpec, spawn_failure
-from .signals import signal_one, signal_tree
+from .signals import signal_one, signal_trees
 from .terminal import TerminalChild
 
 log = logging.getLogger(__name__)
@@ -177,16 +177,32 @@ class Supervisor:
 
     def stop(self, child: Child, sig: int, *, tree: bool = True, force_after_ms: int | None) -> None:
         """Send `sig`; if the child has not finished `force_after_ms` later, SIGKILL it (and its tree)."""
-        if child.finished.done():
+        self._stop([child], sig, tree=tree, force_after_ms=force_after_ms)
+
+    def _stop(self, children: list[Child], sig: int, *, tree: bool, force_after_ms: int | None) -> None:
+        """stop() for many children at once: one walk of the process table, one timer."""
+        children = [child for child in children if not child.finished.done()]
+        if not children:
             return
         if tree:
-            signal_tree(child.pid, sig, leader_reaped=child.exited)
-        elif not child.exited:
-            signal_one(child.pid, sig)
+            signal_trees([(child.pid, child.exited) for child in children], sig)
+        else:
+            for child in children:
+                if not child.exited:
+                    signal_one(child.pid, sig)
         if force_after_ms is not None and sig != signal.SIGKILL:
-            force = functools.partial(self.stop, child, signal.SIGKILL, tree=tree, force_after_ms=None)
+            force = functools.partial(self._stop, children, signal.SIGKILL, tree=tree, force_after_ms=None)
             timer = asyncio.get_running_loop().call_later(force_after_ms / 1000, force)
-            child.finished.add_done_callback(lambda _: timer.cancel())
+            unfinished = len(children)
+
+            def one_finished(_: asyncio.Future) -> None:
+                nonlocal unfinished
+                unfinished -= 1
+                if not unfinished:
+                    timer.cancel()
+
+            for child in children:
+                child.finished.add_done_callback(one_finished)
 
     async def stop_all(self, force_after_ms: int = FORCE_AFTER_MS) -> None:
         """End every child tree, and every other descendant: SIGTERM, SIGKILL after force_after_ms, then
@@ -199,8 +215,7 @@ class Supervisor:
         if not children and not strays:
             return
         log.info("stopping %d child process tree(s) and %d other descendant(s)", len(children), len(strays))
-        for child in children:
-            self.stop(child, signal.SIGTERM, force_after_ms=force_after_ms)
+        self._stop(children, signal.SIGTERM, tree=True, force_after_ms=force_after_ms)
         _signal_each(strays, signal.SIGTERM)
         finished = [child.finished for child in children]
         done, pending = await _wait_for(finished, strays, timeout=force_after_ms / 1000)

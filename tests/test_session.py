@@ -60,6 +60,25 @@ def test_two_thousand_children_ending_at_once_crowd_out_no_sigterm(tmp_path):
         sidecar.kill()
 
 
+def test_sigterm_with_two_thousand_live_children_stops_them_all(tmp_path):
+    """Stopping many trees walks the process table once, not once per tree: per tree, two thousand walks
+    of two thousand processes kept the event loop busy for most of a minute before the first exit."""
+    count = 2000
+    sidecar = Sidecar()
+    try:
+        pids = [sidecar.spawn("sleep", "300") for _ in range(count)]
+        sidecar.proc.send_signal(signal.SIGTERM)
+        assert sidecar.proc.wait(15) == 0
+        assert wait_gone(pids) == []
+        def exits() -> list[dict]:
+            return [m["params"] for m in sidecar.notifications if m["method"] == "exit"]
+
+        sidecar.wait_for(lambda: len(exits()) == count, what="every exit")
+        assert all(e["signal"] == signal.SIGTERM for e in exits()), "each child was stopped by the SIGTERM"
+    finally:
+        sidecar.kill()
+
+
 def test_shutdown_answers_after_every_exit_then_the_sidecar_exits(tmp_path):
     sidecar = Sidecar()
     try:
