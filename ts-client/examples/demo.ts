@@ -3,8 +3,8 @@
  *
  * It launches the real sidecar (`python -m sidecar` from this checkout) through the Node transport and
  * drives it through both patterns, printing what the host sees: execute, spawn with streamed output,
- * write and closeStdin, a prompt without a newline, kill of a whole process tree, raw bytes, a timeout,
- * and an error.
+ * write and closeStdin, a prompt without a newline, kill of a whole process tree, raw bytes (over the raw
+ * channel), a shell on a terminal (resize, list, stats), a timeout, and an error.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -83,10 +83,45 @@ try {
     show('left', left.length === 0 ? 'nothing in its process group' : left);
   }
 
-  say("raw bytes: encoding 'raw' gives Uint8Array, byte-exact");
+  say(`raw bytes: encoding 'raw' gives Uint8Array, byte-exact (${sidecar.rawChannel ? 'binary frames on the raw channel' : 'base64 on the wire'})`);
   {
-    const { stdout } = await Command.create('printf', ['\\000\\001\\377\\n'], { encoding: 'raw' }).execute();
-    show('stdout', Array.from(stdout as Uint8Array));
+    const command = Command.create('printf', ['\\000\\001\\377\\n'], { encoding: 'raw' });
+    command.stdout.on('data', (bytes) => show('stdout', Array.from(bytes)));
+    await (await command.spawn()).wait();
+  }
+
+  say('a terminal: a shell on a pty, typed into, resized, listed and measured');
+  if (sidecar.info!.capabilities.pty) {
+    const command = Command.create('sh', [], { pty: { cols: 80, rows: 24 }, env: { PS1: '$ ' } });
+    let screen = '';
+    let read = 0; // how much of the screen the demo has shown
+    const changed: Array<() => void> = [];
+    command.stdout.on('data', (text) => {
+      screen += text;
+      changed.splice(0).forEach((wake) => wake());
+    });
+    // The terminal's output up to and including the next `text` (a prompt), once it is there.
+    const upTo = async (text: string) => {
+      while (!screen.includes(text, read)) await new Promise<void>((wake) => changed.push(wake));
+      const end = screen.indexOf(text, read) + text.length;
+      const part = screen.slice(read, end);
+      read = end;
+      return part;
+    };
+    const child = await command.spawn();
+    show('screen', await upTo('$ '));
+    await child.write('stty size; tty\r');
+    show('screen', await upTo('$ '));
+    await child.resize(100, 30);
+    show('resize', '100 x 30: the shell gets SIGWINCH');
+    await child.write('stty size\r');
+    show('screen', await upTo('$ '));
+    const listed = (await sidecar.list()).find((entry) => entry.pid === child.pid);
+    show('list', { program: listed?.program, pty: listed?.pty });
+    const { descendants, rssBytes } = await child.stats();
+    show('stats', { descendants, rssKiB: Math.round(rssBytes / 1024) });
+    await child.closeStdin(); // ^D: the shell ends, as in a terminal window
+    show('close', await child.wait());
   }
 
   say('timeout: the tree is stopped and the error keeps what was collected');
