@@ -7,7 +7,7 @@ import os
 
 import psutil
 
-from .orphans import descendants
+from .process_table import Descendants
 from .supervisor import Launched
 from .terminal import TerminalChild
 
@@ -65,28 +65,11 @@ def tree_usage(pid: int, exclude: frozenset[int]) -> dict:
 
 def _tree(pid: int, exclude: frozenset[int]) -> list[psutil.Process]:
     """The child, its descendants, and the members of its process group that the sidecar adopted when
-    their parent died (they are no longer below the child, but `kill` reaches them through the group).
-    One walk of the process table."""
-    everything = descendants(exclude)
-    parents: dict[int, int] = {}
-    for process in everything:
-        try:
-            parents[process.pid] = process.ppid()
-        except psutil.Error:
-            continue
-
-    def below_child(candidate: int) -> bool:
-        seen = 0
-        while candidate in parents and seen < len(parents):
-            if candidate == pid:
-                return True
-            candidate = parents[candidate]
-            seen += 1
-        return candidate == pid
-
+    their parent died (they are no longer below the child, but `kill` reaches them through the group)."""
     tree = []
-    for process in everything:
-        if below_child(process.pid):
+    table = Descendants(exclude)
+    for process in table:
+        if table.is_below(process.pid, pid):
             tree.append(process)
             continue
         try:

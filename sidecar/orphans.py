@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 import psutil
 
+from .process_table import Descendants
 from .signal_handlers import SignalHandlers
 
 log = logging.getLogger(__name__)
@@ -41,32 +42,8 @@ def become_subreaper() -> bool:
 
 
 def descendants(exclude: Iterable[int] = ()) -> list[psutil.Process]:
-    """Every living descendant of the sidecar, but those in `exclude` (the guardian) and their trees.
-
-    One walk of the process table (psutil builds the parent map once), whatever the number of children.
-    """
-    try:
-        everything = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return []
-    if not exclude:
-        return everything
-    excluded = set(exclude)
-    parents = {}
-    for process in everything:
-        try:
-            parents[process.pid] = process.ppid()
-        except psutil.Error:
-            continue
-
-    def under_excluded(pid: int) -> bool:
-        while pid in parents:
-            if pid in excluded:
-                return True
-            pid = parents[pid]
-        return pid in excluded
-
-    return [p for p in everything if not under_excluded(p.pid)]
+    """Every living descendant of the sidecar, but those in `exclude` (the guardian) and their trees."""
+    return list(Descendants(exclude))
 
 
 class OrphanWatch:

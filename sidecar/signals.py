@@ -10,6 +10,7 @@ from typing import Any
 import psutil
 
 from .errors import SidecarError
+from .process_table import Descendants
 from .schema import show
 
 log = logging.getLogger(__name__)
@@ -38,30 +39,18 @@ def parse_signal(value: Any, field: str = "params.signal") -> int:
     )
 
 
-def _strays(leaders: list[int]) -> dict[int, list[psutil.Process]]:
-    """For each leader, its descendants that left its process group (setsid, setpgid): killpg misses them.
-
-    One walk of the process table serves every leader: stopping a thousand trees must not walk it a
-    thousand times (that took minutes, with the event loop blocked, before any exit was reported).
-    """
-    processes: dict[int, psutil.Process] = {}
-    children: dict[int, list[int]] = {}
-    for process in psutil.process_iter(["ppid"]):
-        ppid = process.info["ppid"]
-        if ppid is None:
-            continue
-        processes[process.pid] = process
-        children.setdefault(ppid, []).append(process.pid)
-    strays: dict[int, list[psutil.Process]] = {}
+def _strays(leaders: list[int]) -> list[psutil.Process]:
+    """The descendants of each leader that left its process group (setsid, setpgid): killpg misses them.
+    One snapshot of the process table serves every leader (a thousand trees, one walk)."""
+    if not leaders:
+        return []
+    table = Descendants()
+    strays = []
     for leader in leaders:
-        found = strays[leader] = []
-        below = list(children.get(leader, ()))
-        while below:
-            pid = below.pop()
-            below.extend(children.get(pid, ()))
+        for process in table.below(leader):
             try:
-                if os.getpgid(pid) != leader:
-                    found.append(processes[pid])
+                if os.getpgid(process.pid) != leader:
+                    strays.append(process)
             except OSError:
                 continue
     return strays
@@ -81,13 +70,12 @@ def signal_trees(leaders: list[tuple[int, bool]], sig: int) -> None:
             os.killpg(leader, sig)
         except ProcessLookupError:
             pass
-    for processes in strays.values():
-        for process in processes:
-            try:
-                # psutil refuses to signal a pid that has been reused by another process since.
-                process.send_signal(sig)
-            except psutil.Error:
-                pass
+    for process in strays:
+        try:
+            # psutil refuses to signal a pid that has been reused by another process since.
+            process.send_signal(sig)
+        except psutil.Error:
+            pass
 
 
 def signal_one(pid: int, sig: int) -> None:
