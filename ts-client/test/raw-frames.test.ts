@@ -177,6 +177,35 @@ describe('RawRouter', () => {
     assert.equal(router.holdExit(5, () => finished++), false);
   });
 
+  test('a reused pid: frames after the end frames, and a spawn answer read early, go to the new child', { timeout: 5000 }, () => {
+    const router = new RawRouter();
+    const first = sink();
+    router.route(5, first.sink);
+    let finished = 0;
+    // The host read the earlier child's exit, then the new child's spawn answer (stdout), before the
+    // earlier child's last frames (the channel).
+    assert.equal(router.holdExit(5, () => finished++), true);
+    const second = sink();
+    router.route(5, second.sink);
+    router.push(concatBytes([frame(5, 'stdout', bytes('old')), frame(5, 'stdout'), frame(5, 'stderr')]));
+    assert.equal(finished, 1);
+    router.push(frame(5, 'stdout', bytes('new')));
+    assert.equal(text(first.got.stdout), 'old');
+    assert.equal(text(second.got.stdout), 'new');
+  });
+
+  test('a reused pid: frames of the new child read before the earlier child\'s exit wait for its spawn answer', { timeout: 5000 }, () => {
+    const router = new RawRouter();
+    const first = sink();
+    router.route(7, first.sink);
+    router.push(concatBytes([frame(7, 'stdout'), frame(7, 'stderr'), frame(7, 'stdout', bytes('new'))]));
+    assert.equal(router.holdExit(7, () => assert.fail('both ends were read: not held')), false);
+    const second = sink();
+    router.route(7, second.sink);
+    assert.equal(text(first.got.stdout), '');
+    assert.equal(text(second.got.stdout), 'new');
+  });
+
   test('an exit read after both end frames runs at once; pids that are not raw are not held', { timeout: 5000 }, () => {
     const router = new RawRouter();
     router.route(9, sink().sink);
