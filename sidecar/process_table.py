@@ -7,6 +7,7 @@ children, a thousand walks). One snapshot answers every such question.
 
 from __future__ import annotations
 
+import os
 from typing import Iterable, Iterator
 
 import psutil
@@ -16,24 +17,29 @@ class Descendants:
     """The sidecar's descendants now, but those in `exclude` (the guardian) and everything below them."""
 
     def __init__(self, exclude: Iterable[int] = ()) -> None:
-        try:
-            everything = psutil.Process().children(recursive=True)  # psutil builds its parent map once
-        except psutil.Error:
-            everything = []
+        # One read of each process's stat file: its parent. (psutil's children(recursive=True) reads them all
+        # too, but then each descendant's parent had to be read again.)
         self._parents: dict[int, int] = {}
-        for process in everything:
-            try:
-                self._parents[process.pid] = process.ppid()
-            except psutil.Error:
+        children: dict[int, list[psutil.Process]] = {}
+        for process in psutil.process_iter(["ppid"]):
+            ppid = process.info["ppid"]
+            if ppid is None:
                 continue  # gone meanwhile
+            self._parents[process.pid] = ppid
+            children.setdefault(ppid, []).append(process)
         excluded = set(exclude)
-        self._processes = [
-            process for process in everything
-            if process.pid in self._parents and not (excluded and self._below_any(process.pid, excluded))
-        ]
         self._children: dict[int, list[psutil.Process]] = {}
-        for process in self._processes:
-            self._children.setdefault(self._parents[process.pid], []).append(process)
+        self._processes: list[psutil.Process] = []
+        pending = [os.getpid()]
+        seen = set(pending)  # (a cycle that a pid reused between two reads could fake must not loop)
+        while pending:
+            parent = pending.pop()
+            below = [child for child in children.get(parent, ()) if child.pid not in excluded and child.pid not in seen]
+            if below:
+                seen.update(child.pid for child in below)
+                self._children[parent] = below
+                self._processes.extend(below)
+                pending.extend(child.pid for child in below)
 
     def __iter__(self) -> Iterator[psutil.Process]:
         return iter(self._processes)
@@ -41,14 +47,11 @@ class Descendants:
     def below(self, ancestor: int) -> list[psutil.Process]:
         """The descendants of `ancestor` (itself not included)."""
         found: list[psutil.Process] = []
-        seen = {ancestor}  # (a faked cycle, see _below_any, must not loop)
         pending = [ancestor]
-        while pending:
-            for child in self._children.get(pending.pop(), ()):
-                if child.pid not in seen:
-                    seen.add(child.pid)
-                    found.append(child)
-                    pending.append(child.pid)
+        while pending:  # _children is a tree (built above without repeats): this ends
+            below = self._children.get(pending.pop(), ())
+            found.extend(below)
+            pending.extend(child.pid for child in below)
         return found
 
     def is_below(self, pid: int, ancestor: int) -> bool:
@@ -56,8 +59,8 @@ class Descendants:
         return self._below_any(pid, {ancestor})
 
     def _below_any(self, pid: int, ancestors: set[int]) -> bool:
-        # Parent links form a tree, so following them ends at the sidecar. The bound guards against a cycle
-        # that a pid reused between two reads of the table could fake.
+        # Parent links form a tree, so following them ends at init. The bound guards against a cycle that a
+        # pid reused between two reads of the table could fake.
         for _ in range(len(self._parents) + 1):
             if pid in ancestors:
                 return True
