@@ -145,7 +145,8 @@ class _Compiler:
         return document, node
 
     def compile(self, schema: Any, base: str, context: str = "") -> Check:
-        """Compile `schema`, found in document `base`. `context` finishes messages of false schemas."""
+        """Compile `schema`, found in document `base`. `context` (" together with pty") finishes the messages of
+        false schemas and consts: it says why a member that is fine alone is refused here."""
         if schema is True:
             return lambda value, path: None
         if schema is False:
@@ -165,7 +166,7 @@ class _Compiler:
         if "type" in schema:
             checks.append(self._type(schema))
         if "const" in schema:
-            checks.append(self._enum(schema, [schema["const"]]))
+            checks.append(self._enum(schema, [schema["const"]], context))
         if "enum" in schema:
             checks.append(self._enum(schema, schema["enum"]))
         checks.extend(self._scalar_bounds(schema))
@@ -216,8 +217,8 @@ class _Compiler:
 
         return check_type
 
-    def _enum(self, schema: dict, allowed: list) -> Check:
-        expected = describe(schema if "enum" in schema else {"const": allowed[0]})
+    def _enum(self, schema: dict, allowed: list, context: str = "") -> Check:
+        expected = describe(schema if "enum" in schema else {"const": allowed[0]}) + context
 
         def check_enum(value: Any, path: str) -> None:
             if not any(_json_equal(value, option) for option in allowed):

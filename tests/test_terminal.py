@@ -148,6 +148,11 @@ def test_bad_pty_params_are_invalid_params_naming_the_field(sidecar, params, fie
     assert error.code == -32602 and error.data["field"] == field, error.data
 
 
+def test_stdin_null_with_a_pty_says_why_it_is_refused(sidecar):
+    error = sidecar.error("spawn", {"program": "cat", "pty": {"cols": 80, "rows": 24}, "stdin": "null"})
+    assert str(error) == 'params.stdin must be "pipe" together with pty, got "null".', str(error)
+
+
 def test_a_missing_program_or_cwd_on_a_pty_is_spawn_failed_naming_it(sidecar, tmp_path):
     error = sidecar.error("spawn", {"program": "no-such-program-xyz", "pty": PTY})
     assert error.code == -32000 and error.data["code"] == "ENOENT" and "no-such-program-xyz" in error.message
