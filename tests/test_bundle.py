@@ -225,6 +225,21 @@ def test_the_raw_channel_works_frozen(binary, start):
             os.close(read_fd)
 
 
+def test_a_terminal_works_frozen(binary, start):
+    # termios, the pty and the preexec hook that takes the terminal must all survive freezing.
+    sidecar = start(binary)
+    pid = sidecar.request("spawn", {"program": "sh", "pty": {"cols": 100, "rows": 30}, "env": {"PS1": "$ "}})["pid"]
+    sidecar.wait_for(lambda: sidecar.output(pid).endswith("$ "), "the prompt")
+    sidecar.request("write", {"pid": pid, "data": "stty size; tty\r"})
+    sidecar.wait_for(lambda: "30 100\r\n/dev/pts/" in sidecar.output(pid), "the size and the terminal's name")
+    sidecar.request("resize", {"pid": pid, "cols": 120, "rows": 40})
+    sidecar.request("write", {"pid": pid, "data": "stty size\r"})
+    sidecar.wait_for(lambda: "40 120\r\n" in sidecar.output(pid), "the new size")
+    sidecar.request("closeStdin", {"pid": pid})
+    assert sidecar.wait_exit(pid) == {"pid": pid, "code": 0, "signal": None}
+    assert sidecar.close() == 0
+
+
 @pytest.mark.parametrize("host_value", [None, "/opt/host-libs"])
 def test_children_get_the_hosts_environment_not_the_bundles(binary, start, host_value):
     # The bootloader points LD_LIBRARY_PATH at the bundled libraries and sets _PYI_* variables.
