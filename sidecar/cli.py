@@ -49,14 +49,11 @@ def _raise_open_file_limit() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .descriptors import host_descriptors
+    from .log_output import setup_logging
 
     host_fds = host_descriptors()  # before the sidecar opens any descriptor of its own
     args = parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, args.log_level.upper()),
-        format="process-sidecar %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     _raise_open_file_limit()
     from .guardian import Guardian
     from .scope import Scope, ScopeFileError

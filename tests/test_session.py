@@ -2,9 +2,11 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -77,6 +79,44 @@ def test_sigterm_with_two_thousand_live_children_stops_them_all(tmp_path):
         assert all(e["signal"] == signal.SIGTERM for e in exits()), "each child was stopped by the SIGTERM"
     finally:
         sidecar.kill()
+
+
+def test_a_host_that_never_reads_stderr_does_not_stop_the_sidecar():
+    """Debug logging of 5000 ignored notifications is ~400 KiB on stderr, which nobody reads: the sidecar
+    drops what does not fit (and says how much once it fits again) instead of blocking in write()."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sidecar", "--log-level", "debug"], cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        noise = b'{"jsonrpc":"2.0","method":"no/such/notification","params":{}}\n' * 5000
+
+        def write() -> None:  # on a thread: a blocked sidecar stops reading its stdin too
+            proc.stdin.write(noise + b'{"jsonrpc":"2.0","id":1,"method":"initialize"}\n')
+            proc.stdin.flush()
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        answer: list[bytes] = []
+        reader = threading.Thread(target=lambda: answer.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(15)
+        assert answer and json.loads(answer[0])["id"] == 1, "the request after the noise was never answered"
+        writer.join(5)
+        stderr = b""
+        while b"dropped" not in stderr:  # now read stderr: the count of dropped lines comes once one fits
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            assert chunk, "stderr ended without the count of dropped lines"
+            stderr += chunk
+            if b"dropped" not in stderr:
+                proc.stdin.write(b'{"jsonrpc":"2.0","method":"no/such/notification"}\n')  # one more line to log
+                proc.stdin.flush()
+        assert re.search(rb"\d+ log line\(s\) dropped: stderr was full", stderr)
+        proc.stdin.close()
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_shutdown_answers_after_every_exit_then_the_sidecar_exits(tmp_path):
