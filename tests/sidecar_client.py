@@ -275,6 +275,23 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def spawned_before_output(sidecar: Sidecar, ids: list[Any], timeout: float = 20.0) -> set[int]:
+    """Read the sidecar's messages until each spawn request in `ids` is answered and each answered child
+    has exited, asserting that no notification for a pid comes before its spawn answer. The pids."""
+    answered: set[int] = set()
+    pending = set(ids)
+    deadline = time.monotonic() + timeout
+    while pending or not all(sidecar.events(p) and sidecar.events(p)[-1]["method"] == "exit" for p in answered):
+        assert time.monotonic() < deadline, "timed out"
+        message = sidecar.next_message()
+        if "id" in message:
+            pending.discard(message["id"])
+            answered.add(message["result"]["pid"])
+        else:
+            assert message["params"]["pid"] in answered, "a notification came before its spawn response"
+    return answered
+
+
 TREE = "sleep 300 & a=$!; sleep 300 & echo $$ $a $! > {pidfile}; wait"
 """A shell with two background children, writing the three pids to {pidfile}: a tree to stop."""
 

@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-from sidecar_client import python
+from sidecar_client import python, spawned_before_output
 
 
 def test_spawn_answers_with_pid_then_streams_output_then_exit(sidecar):
@@ -20,17 +20,7 @@ def test_spawn_answers_with_pid_then_streams_output_then_exit(sidecar):
 def test_spawn_response_precedes_output_even_for_an_instant_writer(sidecar):
     # Many children that write at once: for each pid, nothing may arrive before its spawn response.
     ids = [sidecar.start_request("spawn", {"program": "echo", "args": [str(i)]}) for i in range(30)]
-    seen_pids: set[int] = set()
-    pending = set(ids)
-    while pending or len(seen_pids) < 30:
-        message = sidecar.next_message()
-        if "id" in message:
-            pending.discard(message["id"])
-            seen_pids.add(message["result"]["pid"])
-        else:
-            assert message["params"]["pid"] in seen_pids, "a notification came before its spawn response"
-        if not pending and all(sidecar.events(pid) and sidecar.events(pid)[-1]["method"] == "exit" for pid in seen_pids):
-            break
+    assert len(spawned_before_output(sidecar, ids)) == 30
 
 
 def test_exit_comes_once_and_last_after_megabytes_written_at_once(sidecar):

@@ -14,7 +14,7 @@ import time
 import psutil
 import pytest
 
-from sidecar_client import REPO, Sidecar, python, read_pidfile, wait_gone
+from sidecar_client import REPO, Sidecar, python, read_pidfile, spawned_before_output, wait_gone
 from stalled_host import BLOCK, PATTERN, flood_script, stall_then_read_all
 
 PTY = {"cols": 80, "rows": 24}
@@ -334,17 +334,7 @@ def test_exit_is_not_held_by_a_background_process_that_keeps_the_terminal(sideca
 
 def test_spawn_response_precedes_the_output_of_an_instant_writer(sidecar):
     ids = [sidecar.start_request("spawn", {"program": "echo", "args": [str(i)], "pty": PTY}) for i in range(10)]
-    answered: set[int] = set()
-    pending = set(ids)
-    deadline = time.monotonic() + 20
-    while pending or not all(sidecar.events(p) and sidecar.events(p)[-1]["method"] == "exit" for p in answered):
-        assert time.monotonic() < deadline, "timed out"
-        message = sidecar.next_message()
-        if "id" in message:
-            pending.discard(message["id"])
-            answered.add(message["result"]["pid"])
-        else:
-            assert message["params"]["pid"] in answered, "a notification came before its spawn response"
+    answered = spawned_before_output(sidecar, ids)
     assert sorted(sidecar.output(p) for p in answered) == sorted(f"{i}\r\n" for i in range(10))
 
 
