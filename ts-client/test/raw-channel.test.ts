@@ -197,25 +197,9 @@ describe('fallback to base64', () => {
     }
   }
 
-  test('a transport without a channel (stream transport): never asked, base64', { timeout: 30000 }, async () => {
-    const proc = spawn(python, ['-m', 'sidecar', '--log-level', 'error'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
-    const transport = createEventStreamTransport({ readable: proc.stdout, writable: proc.stdin, destroy: () => proc.kill('SIGKILL') });
-    assert.equal(transport.rawChannel, undefined);
-    const sidecar = await Sidecar.launch({ transport, setDefault: false });
-    try {
-      assert.equal(sidecar.info?.capabilities.rawChannel, false);
-      assert.equal(sidecar.rawChannel, false);
-      await rawRoundTrip(sidecar, undefined);
-    } finally {
-      await sidecar.dispose();
-    }
-  });
-
-  test('launched with rawChannel: false: three pipes only, base64', { timeout: 30000 }, async () => {
-    const inner = nodeTransport({ rawChannel: false });
-    assert.equal(inner.rawChannel, undefined);
-    const { transport, tap } = tapTransport(inner);
-    const sidecar = await Sidecar.launch({ transport, setDefault: false });
+  /** Launches over `transport`, checks the sidecar answered that no channel is open, relays raw bytes as base64. */
+  async function expectBase64(transport: Transport, tap: Tap | undefined, options: { rawChannel?: boolean } = {}): Promise<void> {
+    const sidecar = await Sidecar.launch({ transport, setDefault: false, ...options });
     try {
       assert.equal(sidecar.info?.capabilities.rawChannel, false);
       assert.equal(sidecar.rawChannel, false);
@@ -223,6 +207,20 @@ describe('fallback to base64', () => {
     } finally {
       await sidecar.dispose();
     }
+  }
+
+  test('a transport without a channel (stream transport): never asked, base64', { timeout: 30000 }, async () => {
+    const proc = spawn(python, ['-m', 'sidecar', '--log-level', 'error'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+    const transport = createEventStreamTransport({ readable: proc.stdout, writable: proc.stdin, destroy: () => proc.kill('SIGKILL') });
+    assert.equal(transport.rawChannel, undefined);
+    await expectBase64(transport, undefined);
+  });
+
+  test('launched with rawChannel: false: three pipes only, base64', { timeout: 30000 }, async () => {
+    const inner = nodeTransport({ rawChannel: false });
+    assert.equal(inner.rawChannel, undefined);
+    const { transport, tap } = tapTransport(inner);
+    await expectBase64(transport, tap);
     // The same option through Sidecar.launch of the Node entry.
     const plain = await Sidecar.launch({ python, cwd: repoRoot, args: ['--log-level', 'error'], rawChannel: false, setDefault: false });
     try {
@@ -234,25 +232,12 @@ describe('fallback to base64', () => {
 
   test('a channel the connection does not ask for is not used', { timeout: 30000 }, async () => {
     const { transport, tap } = tapTransport(nodeTransport());
-    const sidecar = await Sidecar.launch({ transport, rawChannel: false, setDefault: false });
-    try {
-      assert.equal(sidecar.info?.capabilities.rawChannel, false);
-      await rawRoundTrip(sidecar, tap);
-    } finally {
-      await sidecar.dispose();
-    }
+    await expectBase64(transport, tap, { rawChannel: false });
   });
 
   test('the sidecar declines (a descriptor it does not have): its answer is respected', { timeout: 30000 }, async () => {
     const { transport, tap } = tapTransport(nodeTransport(), { fd: 9 });
-    const sidecar = await Sidecar.launch({ transport, setDefault: false });
-    try {
-      assert.equal(sidecar.info?.capabilities.rawChannel, false);
-      assert.equal(sidecar.rawChannel, false);
-      await rawRoundTrip(sidecar, tap);
-    } finally {
-      await sidecar.dispose();
-    }
+    await expectBase64(transport, tap);
   });
 });
 
