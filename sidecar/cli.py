@@ -1,14 +1,17 @@
-"""The command line: `python -m sidecar` or `process-sidecar`."""
+"""The command line: `python -m sidecar` or `process-sidecar`.
+
+Nothing here needs a POSIX system until the platform is checked: on Windows the sidecar refuses at once,
+with one line, before importing anything that would fail there.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import resource
 import sys
 
 from . import __version__
+
+SUPPORTED_SYSTEMS = "Linux, macOS and the BSDs"
 
 
 def _positive(text: str) -> int:
@@ -37,27 +40,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _raise_open_file_limit() -> None:
-    """Every child costs the sidecar three pipes: let it use all the descriptors the system allows."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError):
-            pass
-
-
 def main(argv: list[str] | None = None) -> int:
-    from .descriptors import host_descriptors
-    from .log_output import setup_logging
+    if sys.platform == "win32":
+        print(f"process-sidecar: runs on {SUPPORTED_SYSTEMS}; Windows is not supported yet.", file=sys.stderr)
+        return 2
+    else:
+        return _serve(argv)
 
-    host_fds = host_descriptors()  # before the sidecar opens any descriptor of its own
+
+def _serve(argv: list[str] | None) -> int:
+    import asyncio
+    import logging
+
+    from .system import open_descriptors, raise_open_file_limit
+
+    host_fds = open_descriptors()  # before the sidecar opens any descriptor of its own
     args = parse_args(argv)
+    from .session.logging_setup import setup_logging
+
     setup_logging(args.log_level)
-    _raise_open_file_limit()
-    from .guardian import Guardian
-    from .scope import Scope, ScopeFileError
-    from .server import Settings, serve  # after logging is set up: importing jsonrpcserver may log
+    raise_open_file_limit()
+    from .processes.guardian import Guardian
+    from .session.scope import Scope, ScopeFileError
+    from .session.server import Settings, serve  # after logging is set up: importing jsonrpcserver may log
 
     scope = None
     if args.scope is not None:

@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from sidecar import __version__
-from sidecar.bundle import build, platform_triple, rustc_triple, target_triple
+from sidecar.bundle.build import build, platform_triple, rustc_triple, target_triple
 from sidecar_client import CHECKER, REPO, TREE, read_pidfile, start_trees, wait_gone
 
 pytestmark = [pytest.mark.bundle, pytest.mark.timeout(300)]

@@ -35,7 +35,7 @@ def test_the_unpacked_wheel_serves_from_its_own_protocol_copy(wheel, tmp_path):
         archive.extractall(tmp_path / "site")
     request = {"jsonrpc": "2.0", "id": 1, "method": "execute", "params": {"program": "echo", "args": ["packaged"]}}
     run = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import sidecar.cli, sidecar.protocol_files as p;"
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import sidecar.cli, sidecar.wire.protocol_files as p;"
          " assert p.protocol_dir().parent.parent == __import__('pathlib').Path(sys.argv[1]); sys.argv[1:] = []; sys.exit(sidecar.cli.main([]))",
          str(tmp_path / "site")],
         input=json.dumps(request).encode() + b"\n", capture_output=True, timeout=60, cwd=tmp_path,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sidecar import protocol_files
-from sidecar.schema import SchemaViolation, compile_schemas
-from sidecar.signals import SIGNALS
+from sidecar.wire import protocol_files
+from sidecar.wire.schema import SchemaViolation, compile_schemas
+from sidecar.processes.signals import SIGNALS
 from sidecar_client import CHECKER, PROTOCOL, Sidecar
 
 METHODS = json.loads((PROTOCOL / "methods.json").read_text())["methods"]

@@ -2,7 +2,7 @@
 /* eslint-disable */
 
 /**
- * Every error code the sidecar answers with. Sidecar codes live in -32000..-32099 and avoid -32001, -32002 and -32096..-32099, which vscode-jsonrpc and LSP use. error.message is one sentence naming the field or program; error.data carries the details.
+ * Every error code the sidecar answers with. Sidecar codes live in -32000..-32099 and avoid -32001, -32002 and -32096..-32099, which vscode-jsonrpc and LSP use, and -32095: -32095..-32099 are left to clients for errors of their own (the TypeScript client: Aborted, NotConnected, Disposed, ProtocolError, ConnectionClosed). error.message is one sentence naming the field or program; error.data carries the details.
  */
 export const ErrorCode = {
   /** The line is not valid JSON (or not UTF-8). The response id is null. */
@@ -19,7 +19,7 @@ export const ErrorCode = {
   SpawnFailed: -32000,
   /** No live child with that pid was spawned by this sidecar (never, or it has exited). The sidecar never signals a process it does not own. */
   UnknownProcess: -32003,
-  /** The child's stdin cannot take the write: it was spawned with stdin null, closed with closeStdin, or the child closed its end (EPIPE). */
+  /** The child's stdin cannot take the write: it was spawned with stdin null, closed with closeStdin, or the child closed its end (EPIPE), or the terminal of a pty child is hung up (EIO). */
   StdinUnavailable: -32004,
   /** A line longer than the sidecar's --max-line-bytes was discarded unread. The response id is null. */
   MessageTooLarge: -32005,
@@ -112,7 +112,7 @@ export interface UnknownProcessData {
 }
 export interface StdinUnavailableData {
   pid: number;
-  reason: "null" | "closed" | "EPIPE";
+  reason: "null" | "closed" | "EPIPE" | "EIO";
   errno?: number;
 }
 export interface MessageTooLargeData {

@@ -1,0 +1,119 @@
+"""Turn spawn/execute params into what the OS needs, and OS failures into SpawnFailed errors."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+from dataclasses import dataclass, field
+
+
+from ..wire.errors import SidecarError, child_path, errno_name, invalid_params
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    program: str
+    args: list[str]
+    cwd: str | None
+    env: dict[str, str] | None
+    """None: the child inherits the sidecar's environment as it is, with no copy made."""
+    encoding: str
+    stdin_pipe: bool
+    env_changes: dict[str, str | None] = field(default_factory=dict)
+    """The names the request set or removed, for the scope to check."""
+
+
+def _no_nul(value: str, field: str) -> None:
+    # The OS takes C strings: a NUL would cut the argument short, so refuse it rather than guess.
+    if "\0" in value:
+        raise invalid_params(field, "a string without NUL characters", value, f"{field} must not contain a NUL character")
+
+
+def _argv(params: dict) -> tuple[str, list[str]]:
+    if "command" not in params:
+        return params["program"], list(params.get("args", ()))
+    try:
+        argv = shlex.split(params["command"])
+    except ValueError as exc:
+        raise invalid_params(
+            "params.command", "a command line with balanced quotes", params["command"],
+            f"params.command cannot be split into arguments: {exc}",
+        ) from None
+    if not argv:
+        raise invalid_params("params.command", "a command line naming a program", params["command"],
+                       "params.command names no program")
+    return argv[0], argv[1:]
+
+
+def _environment(params: dict) -> dict[str, str] | None:
+    changes: dict[str, str | None] = params.get("env") or {}
+    if not changes and not params.get("clearEnv"):
+        return None
+    env = {} if params.get("clearEnv") else dict(os.environ)
+    for name, value in changes.items():
+        field = child_path("params.env", name)
+        if not name or "=" in name or "\0" in name:
+            raise invalid_params(field, "a variable name without '=' or NUL", name,
+                           f"{field} is not a valid environment variable name")
+        if value is None:
+            env.pop(name, None)
+        else:
+            _no_nul(value, field)
+            env[name] = value
+    return env
+
+
+def launch_spec(params: dict, *, stdin_pipe: bool) -> LaunchSpec:
+    """Params already checked against the schema; this adds what a schema cannot say."""
+    program, args = _argv(params)
+    _no_nul(program, "params.program")
+    for index, arg in enumerate(args):
+        _no_nul(arg, f"params.args[{index}]")
+    cwd = params.get("cwd")
+    if cwd is not None:
+        _no_nul(cwd, "params.cwd")
+    return LaunchSpec(
+        program=program,
+        args=args,
+        cwd=cwd,
+        env=_environment(params),
+        encoding=params.get("encoding", "utf-8"),
+        stdin_pipe=stdin_pipe,
+        env_changes=dict(params.get("env") or {}),
+    )
+
+
+_REASONS = {
+    errno.ENOENT: "no such program",
+    errno.EACCES: "permission denied (is it executable?)",
+    errno.ENOEXEC: "not an executable format the system can run",
+    errno.EMFILE: "the sidecar has too many open files",
+    errno.ENFILE: "the system has too many open files",
+    errno.EAGAIN: "the process limit is reached",
+    errno.ENOMEM: "out of memory",
+    errno.E2BIG: "the arguments and environment are too long",
+}
+
+
+def spawn_failure(spec: LaunchSpec, exc: OSError) -> SidecarError:
+    """SpawnFailed naming the program (or the cwd, when that is what failed) with errno details."""
+    number = exc.errno
+    path = exc.filename if isinstance(exc.filename, str) else None
+    if spec.cwd is not None and path == spec.cwd:
+        what = {
+            errno.ENOENT: "does not exist",
+            errno.ENOTDIR: "is not a directory",
+            errno.EACCES: "cannot be entered (permission denied)",
+        }.get(number, exc.strerror or "cannot be used")
+        message = f"Cannot start {spec.program!r}: working directory {spec.cwd!r} {what}."
+    else:
+        reason = _REASONS.get(number, exc.strerror or "unknown error")
+        if number == errno.ENOENT and os.sep not in spec.program:
+            reason = "no such program on PATH"
+        message = f"Cannot start {spec.program!r}: {reason}."
+    return SidecarError(
+        "SpawnFailed",
+        message,
+        {"program": spec.program, "cwd": spec.cwd, "path": path, "errno": number or 0, "code": errno_name(number)},
+    )

@@ -1,0 +1,126 @@
+"""Where a child's output goes: streamed to the host as notifications or raw frames (spawn), or collected (execute)."""
+
+from __future__ import annotations
+
+import codecs
+from typing import Any, Callable
+
+from ..wire.encodings import b64encode, to_wire
+from ..wire.raw_channel import STREAMS, RawChannel
+
+CHUNK_BYTES = 64 * 1024
+"""Most bytes of output per notification. 32-64 KiB is where a Node host reads JSON fastest."""
+
+
+class HeldNotifications:
+    """The notifications of one spawned child, held until its spawn response is on the wire.
+
+    The sidecar promises that the spawn response comes before any notification for that pid, but the
+    child may write before the response is sent (the response waits for the rest of its batch, for one).
+    """
+
+    def __init__(self, notify: Callable[[str, dict], None]) -> None:
+        self._notify = notify
+        self._held: list[tuple[str, dict]] | None = []
+
+    def notify(self, method: str, params: dict) -> None:
+        if self._held is None:
+            self._notify(method, params)
+        else:
+            self._held.append((method, params))
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for method, params in held or ():
+            self._notify(method, params)
+
+
+class StreamedOutput:
+    """One output stream of a spawned child, sent as `stdout`/`stderr` notifications.
+
+    Each read of the child's pipe becomes a notification at once, in pieces of at most CHUNK_BYTES. asyncio
+    reads a pipe once per turn of the event loop (up to 256 KiB), taking everything the child wrote since
+    the last read, so under load the pipe itself coalesces many small writes into large notifications, and
+    an idle child's output goes out without waiting for anything (deferring it to a later turn would only
+    add latency: the deferred flush runs before the pipe is read again, so there is never more to merge).
+    utf-8 is decoded incrementally, so a character split across reads is never split across notifications.
+    """
+
+    def __init__(self, method: str, encoding: str, pid: Callable[[], int], sink: HeldNotifications) -> None:
+        self._method = method
+        self._pid = pid
+        self._sink = sink
+        if encoding == "base64":
+            # Every chunk is encoded on its own: the decoded chunks concatenate to the exact bytes.
+            self._decode: Callable[[bytes, bool], str] = lambda data, final: b64encode(data).decode("ascii")
+        else:
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            self._decode = decoder.decode
+
+    def feed(self, data: bytes) -> None:
+        if len(data) <= CHUNK_BYTES:
+            self._emit(self._decode(data, False))
+            return
+        view = memoryview(data)
+        for start in range(0, len(data), CHUNK_BYTES):
+            self._emit(self._decode(view[start : start + CHUNK_BYTES], False))
+
+    def close(self) -> None:
+        """End of file: send what is left, a trailing incomplete character as U+FFFD."""
+        self._emit(self._decode(b"", True))
+
+    def _emit(self, text: str) -> None:
+        if text:
+            self._sink.notify(self._method, {"pid": self._pid(), "data": text})
+
+
+class CollectedOutput:
+    """One output stream of an executed child, kept in memory up to a limit."""
+
+    def __init__(self, limit: int, on_overflow: Callable[[], Any]) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self.overflowed = False
+
+    def feed(self, data: bytes) -> None:
+        if self.overflowed:
+            return
+        room = self._limit - self._size
+        if len(data) > room:
+            data = data[:room]
+            self.overflowed = True
+        self._chunks.append(data)
+        self._size += len(data)
+        if self.overflowed:
+            self._on_overflow()
+
+    def close(self) -> None:
+        pass
+
+    def text(self, encoding: str) -> str:
+        return to_wire(b"".join(self._chunks), encoding)
+
+
+class FramedOutput:
+    """One output stream of a raw spawn, sent as frames on the raw channel (no notifications).
+
+    close() sends the stream's end frame, and that of every stream in `also_ends`: a terminal merges
+    stderr into stdout, yet the host is promised an end frame for both.
+    """
+
+    def __init__(
+        self, channel: RawChannel, stream: str, pid: Callable[[], int], also_ends: tuple[str, ...] = ()
+    ) -> None:
+        self._channel = channel
+        self._stream = STREAMS[stream]
+        self._ends = (self._stream, *(STREAMS[name] for name in also_ends))
+        self._pid = pid
+
+    def feed(self, data: bytes) -> None:
+        self._channel.send(self._pid(), self._stream, data)
+
+    def close(self) -> None:
+        for stream in self._ends:
+            self._channel.end(self._pid(), stream)

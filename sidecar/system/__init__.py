@@ -1,0 +1,45 @@
+"""The one seam between the sidecar and its operating system.
+
+Modules reach POSIX and Linux calls only through here (`from .. import system`), so a port to another
+system is a module beside `posix.py` with these names. Windows has none yet: `sidecar.cli` refuses to start
+there before importing anything that needs one.
+"""
+
+import sys
+
+if sys.platform == "win32":  # pragma: no cover
+    raise ImportError("process-sidecar needs a POSIX system (Linux, macOS, a BSD); Windows is not supported yet")
+
+from .posix import (  # noqa: E402
+    CHILD_SIGNAL,
+    LINUX,
+    SESSION_END_SIGNALS,
+    TERMINALS,
+    become_subreaper,
+    fork,
+    leave_session,
+    line_settings,
+    nonblocking_stderr,
+    open_descriptors,
+    open_for_writing,
+    open_terminal,
+    pidfd,
+    pollable,
+    process_group,
+    raise_open_file_limit,
+    reap,
+    resize_terminal,
+    restart_interrupted_calls,
+    signal_group,
+    signal_process,
+    signal_when_parent_dies,
+    take_terminal,
+    use_pidfd_child_watcher,
+)
+
+__all__ = [
+    "CHILD_SIGNAL", "LINUX", "SESSION_END_SIGNALS", "TERMINALS", "become_subreaper", "fork", "leave_session",
+    "line_settings", "nonblocking_stderr", "open_descriptors", "open_for_writing", "open_terminal", "pidfd",
+    "pollable", "process_group", "raise_open_file_limit", "reap", "resize_terminal", "restart_interrupted_calls",
+    "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal", "use_pidfd_child_watcher",
+]

@@ -1,0 +1,293 @@
+"""Every call the sidecar makes that only POSIX systems have, and the few that only Linux has.
+
+The rest of the package reaches the operating system through `sidecar.system`, which is this module on
+Linux, macOS and the BSDs. A Windows backend would be a module beside this one with the same names (a Job
+Object for the guardian and for killing trees, ConPTY for terminals); until then the command line refuses
+to start there. Where a call exists on Linux only, the function says what happens elsewhere.
+"""
+
+from __future__ import annotations
+
+import sys
+
+assert sys.platform != "win32", "sidecar.system.posix is for POSIX systems"
+
+import ctypes
+import ctypes.util
+import fcntl
+import os
+import resource
+import select
+import signal
+import struct
+import termios
+from typing import Callable
+
+from .line_settings import LineSettings
+
+LINUX = sys.platform.startswith("linux")
+
+# -- the sidecar process -----------------------------------------------------------------------------------
+
+SESSION_END_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""The signals that end a session: the host, a terminal or a service manager asking the sidecar to stop."""
+CHILD_SIGNAL = signal.SIGCHLD
+
+
+def raise_open_file_limit() -> None:
+    """Every child costs the sidecar three pipes: let it use all the descriptors the system allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def restart_interrupted_calls(signum: int) -> None:
+    """A handled `signum` restarts interrupted system calls (os.write of a child's input) instead of
+    failing them."""
+    signal.siginterrupt(signum, False)
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> str | None:
+    """Make orphaned descendants re-parent to the sidecar instead of init (Linux); None, or why not."""
+    if not LINUX:
+        return "only Linux has child subreapers"
+    if _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        return os.strerror(ctypes.get_errno())
+    return None
+
+
+def signal_when_parent_dies(signum: int) -> bool:
+    """Have the kernel send `signum` to this process when its parent dies (Linux); whether it will."""
+    if not LINUX:
+        return False
+    try:
+        return _libc().prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def fork() -> int:
+    return os.fork()
+
+
+def leave_session() -> None:
+    """Start a new session (and process group): signals to the old group or terminal no longer reach us."""
+    os.setsid()
+
+
+# -- descriptors -------------------------------------------------------------------------------------------
+
+_FD_DIRECTORIES = ("/proc/self/fd", "/dev/fd")
+
+
+def open_descriptors() -> frozenset[int] | None:
+    """The descriptors above 2 open now, without touching any; None where the system cannot list them."""
+    for directory in _FD_DIRECTORIES:
+        try:
+            listing = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            names = os.listdir(listing)
+        finally:
+            os.close(listing)
+        return frozenset(int(name) for name in names if name.isdigit() and int(name) > 2 and int(name) != listing)
+    return None
+
+
+def open_for_writing(fd: int) -> bool:
+    access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+    return access in (os.O_WRONLY, os.O_RDWR)
+
+
+def pollable(fd: int) -> bool:
+    """Whether epoll accepts `fd`: pipes, sockets and terminals do; regular files and /dev/null do not.
+    Elsewhere than Linux, True: asyncio decides."""
+    if not LINUX:
+        return True
+    poller = select.epoll()
+    try:
+        poller.register(fd, select.EPOLLIN)
+        return True
+    except OSError:
+        return False
+    finally:
+        poller.close()
+
+
+def nonblocking_stderr() -> int | None:
+    """A non-blocking descriptor of stderr's pipe that leaves the host's end (and ours) in blocking mode:
+    opening /proc/self/fd/2 gives a new open file description of the same pipe (Linux). None when stderr is
+    not a pipe (a terminal or a file: writes never wait on a reader), or elsewhere (/dev/fd/2 is a dup(),
+    and O_NONBLOCK would reach the host's end too)."""
+    if not LINUX:
+        return None
+    import stat
+
+    try:
+        if not stat.S_ISFIFO(os.fstat(2).st_mode):
+            return None
+        # ENXIO if nobody holds the read end any more: then plain stderr does as well.
+        return os.open("/proc/self/fd/2", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+# -- children and their trees ------------------------------------------------------------------------------
+
+
+def process_group(pid: int) -> int:
+    """The process group of `pid`; OSError if it is gone."""
+    return os.getpgid(pid)
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    """Send `signum` to every process of a group; nothing if the group is empty."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def signal_process(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of `pid` if it has exited (it must be our child)."""
+    os.waitpid(pid, os.WNOHANG)
+
+
+def pidfd(pid: int) -> int:
+    """A descriptor that becomes readable when `pid` exits (Linux 5.3+); -1 where there is none."""
+    opener: Callable[[int], int] | None = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return -1
+    try:
+        return opener(pid)
+    except OSError:
+        return -1
+
+
+def use_pidfd_child_watcher() -> None:
+    """Python 3.11's default asyncio child watcher starts a thread per child; pidfds need none (Linux 5.3+).
+    Python 3.12 and later choose pidfds by themselves."""
+    if sys.version_info >= (3, 12):
+        return
+    probe = pidfd(os.getpid())
+    if probe < 0:
+        return
+    os.close(probe)
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
+
+
+# -- terminals ---------------------------------------------------------------------------------------------
+
+TERMINALS = hasattr(os, "openpty") and hasattr(termios, "TIOCSCTTY")
+
+_IUTF8 = getattr(termios, "IUTF8", 0o40000 if LINUX else 0)
+"""Erase deletes whole UTF-8 characters (Python 3.11's termios lacks the constant; this is Linux's value)."""
+
+# Reset in a terminal's child: a sidecar started in the background of a shell inherits SIGINT and SIGQUIT
+# ignored, and a terminal whose ^C and ^\ do nothing is broken. Exec resets caught signals but keeps ignored ones.
+_TERMINAL_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGHUP", "SIGTERM", "SIGWINCH", "SIGPIPE")
+    if hasattr(signal, name)
+)
+
+
+def _window_size(cols: int, rows: int) -> bytes:
+    return struct.pack("HHHH", rows, cols, 0, 0)
+
+
+def open_terminal(cols: int, rows: int) -> tuple[int, int]:
+    """A new pseudo-terminal of that size, speaking UTF-8: (master, slave)."""
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, _window_size(cols, rows))
+        attributes = termios.tcgetattr(slave)
+        attributes[0] |= _IUTF8  # the wire is UTF-8, so the terminal is too
+        termios.tcsetattr(slave, termios.TCSANOW, attributes)
+    except BaseException:
+        os.close(master)
+        os.close(slave)
+        raise
+    return master, slave
+
+
+def resize_terminal(master: int, cols: int, rows: int) -> None:
+    """Set the terminal's size; the kernel sends SIGWINCH to its foreground process group."""
+    fcntl.ioctl(master, termios.TIOCSWINSZ, _window_size(cols, rows))
+
+
+def take_terminal(
+    ioctl=fcntl.ioctl, request=termios.TIOCSCTTY, reset=signal.signal, default=signal.SIG_DFL,
+    signals=_TERMINAL_SIGNALS, sigmask=signal.pthread_sigmask, setmask=signal.SIG_SETMASK,
+) -> None:  # pragma: no cover - runs in the forked child, between fork and exec
+    """Popen's preexec_fn for a terminal's child: make the pty slave (already on fds 0-2; Popen has called
+    setsid) the controlling terminal, with the terminal signals at their defaults and none blocked.
+
+    It touches no lock (everything it needs is bound as a default argument, nothing is imported), so the
+    fork it needs is safe in the sidecar, whose only threads, when any, are idle executor threads.
+    """
+    ioctl(0, request, 0)
+    for signum in signals:
+        reset(signum, default)
+    sigmask(setmask, ())
+
+
+def line_settings(master: int) -> LineSettings | None:
+    """How the terminal's line discipline edits input now; None if it cannot be read."""
+    try:
+        # On a master, Linux and the BSDs answer for the slave.
+        iflag, _, _, lflag, _, _, cc = termios.tcgetattr(master)
+    except (termios.error, OSError):
+        return None
+
+    def char(index: int) -> int:
+        value = cc[index]
+        return (value[0] if isinstance(value, bytes) else value) or -1  # 0 disables the character
+
+    extended = bool(lflag & termios.IEXTEN)
+    return LineSettings(
+        canonical=bool(lflag & termios.ICANON),
+        signals=bool(lflag & termios.ISIG),
+        flush_on_signal=not lflag & termios.NOFLSH,
+        strip=bool(iflag & termios.ISTRIP),
+        ignore_cr=bool(iflag & termios.IGNCR),
+        cr_to_nl=bool(iflag & termios.ICRNL),
+        nl_to_cr=bool(iflag & termios.INLCR),
+        flow_control=bool(iflag & termios.IXON),
+        utf8=bool(iflag & _IUTF8),
+        eof=char(termios.VEOF),
+        line_ends=frozenset({ord("\n"), char(termios.VEOF), char(termios.VEOL)}
+                            | ({char(termios.VEOL2)} if extended else set())) - {-1},
+        interrupts=frozenset({char(termios.VINTR), char(termios.VQUIT), char(termios.VSUSP)}) - {-1},
+        flow=frozenset({char(termios.VSTART), char(termios.VSTOP)}) - {-1},
+        erase=char(termios.VERASE),
+        kill=char(termios.VKILL),
+        word_erase=char(termios.VWERASE) if extended else -1,
+        literal_next=char(termios.VLNEXT) if extended else -1,
+    )

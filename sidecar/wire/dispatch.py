@@ -1,0 +1,240 @@
+"""JSON-RPC 2.0 over lines: parse, check the envelope, split batches, dispatch, answer.
+
+jsonrpcserver does the method dispatch and builds the responses; it is imported here and nowhere else.
+Around it this module fixes what it gets wrong for us: it answers a batch with one bad member with a
+single error (the spec wants one per member), so batches are split here; it answers an invalid request
+with id null even when the id is usable, so the envelope is checked here first (cheaply, instead of its
+jsonschema validator, which costs ~50 us a request); and its "Invalid params" for a TypeError raised
+inside a method is never reached, because handlers take **params and validate them against protocol/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import inspect
+import logging
+import sys
+from types import ModuleType
+from typing import Any, Awaitable, Callable
+
+import orjson
+
+from .errors import SidecarError, code_of, invalid_params, show
+
+
+def _import_dispatching_modules() -> tuple[ModuleType, ...]:
+    """jsonrpcserver's modules that dispatch: async_dispatcher (with what it imports), response, result,
+    exceptions and sentinels, imported without running the package's __init__.
+
+    That __init__ re-exports everything, so it also imports `main`, which compiles a jsonschema validator
+    for the request envelope at import time (jsonschema, referencing, rpds, attrs: ~30 ms and ~6 MiB), and
+    `server`, which imports http.server. The sidecar never uses either: it checks the envelope itself and
+    passes its own validator, and it serves no HTTP. Startup is on the critical path of every host, so
+    those imports are skipped. The dispatch itself is jsonrpcserver's own code, unchanged: what
+    `async_dispatch_to_serializable` does is `dispatch_to_response_pure(..., post_process=to_serializable)`.
+
+    These modules stay private to this one: the bare package entry, and the submodules loaded under it, are
+    taken out of sys.modules again, so a plain `import jsonrpcserver` elsewhere in the process (a test, say)
+    is an ordinary, complete import.
+    """
+    if "jsonrpcserver" in sys.modules:  # imported in full already: use that
+        from jsonrpcserver import async_dispatcher, exceptions, response, result, sentinels
+    else:
+        spec = importlib.util.find_spec("jsonrpcserver")
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError("jsonrpcserver is not installed", name="jsonrpcserver")
+        sys.modules["jsonrpcserver"] = importlib.util.module_from_spec(spec)
+        try:
+            from jsonrpcserver import async_dispatcher, exceptions, response, result, sentinels
+        finally:
+            for name in [name for name in sys.modules if name == "jsonrpcserver" or name.startswith("jsonrpcserver.")]:
+                del sys.modules[name]
+    return async_dispatcher, response, result, exceptions, sentinels
+
+
+_async_dispatcher, _response, _result, _exceptions, _sentinels = _import_dispatching_modules()
+dispatch_to_response_pure = _async_dispatcher.dispatch_to_response_pure
+to_serializable = _response.to_serializable
+Success = _result.Success
+JsonRpcError = _exceptions.JsonRpcError
+NODATA = _sentinels.NODATA
+
+log = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class RequestContext:
+    """Passed to every handler: the request's id, and hooks that run once its response is queued."""
+
+    def __init__(self, dispatcher: "Dispatcher", request_id: Any) -> None:
+        self.dispatcher = dispatcher
+        self.id = request_id
+        self._after_response: list[Callable[[], None]] = []
+
+    def after_response(self, callback: Callable[[], None]) -> None:
+        """Run `callback` right after this request's response is queued on stdout (before anything else)."""
+        self._after_response.append(callback)
+
+    def responded(self) -> None:
+        callbacks, self._after_response = self._after_response, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Let `$/cancelRequest` for this request's id call `callback`; returns the undo."""
+        return self.dispatcher.register_cancel(self.id, callback)
+
+
+Handler = Callable[[RequestContext, dict], Awaitable[Any]]
+
+
+def error_response(request_id: Any, error: SidecarError) -> dict:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+
+
+def _invalid_request(field: str, message: str) -> SidecarError:
+    return SidecarError("InvalidRequest", message, {"field": field})
+
+
+def _envelope_problem(message: Any) -> tuple[Any, SidecarError] | None:
+    """(id to answer with, error) when `message` is not a usable JSON-RPC 2.0 request, else None."""
+    if not isinstance(message, dict):
+        return None, _invalid_request("", f"A request must be a JSON object, got {show(message)}.")
+    request_id = message.get("id", _MISSING)
+    id_ok = request_id is _MISSING or request_id is None or (
+        isinstance(request_id, (str, int)) and not isinstance(request_id, bool)
+    )
+    answer_id = request_id if id_ok and request_id is not _MISSING else None
+    if message.get("jsonrpc") != "2.0":
+        return answer_id, _invalid_request(
+            "jsonrpc", f'jsonrpc must be "2.0", got {show(message.get("jsonrpc"))}.'
+        )
+    if not id_ok:
+        return None, _invalid_request("id", f"id must be a string, an integer or null, got {show(request_id)}.")
+    if not isinstance(message.get("method"), str):
+        return answer_id, _invalid_request("method", f"method must be a string, got {show(message.get('method'))}.")
+    if "params" in message and not isinstance(message["params"], (dict, list)):
+        return answer_id, _invalid_request(
+            "params", f"params must be an object or an array, got {show(message['params'])}."
+        )
+    return None
+
+
+class Dispatcher:
+    def __init__(self, handlers: dict[str, Handler], send: Callable[[Any], None]) -> None:
+        self._handlers = handlers
+        self._methods = {name: self._adapt(name, handler) for name, handler in handlers.items()}
+        self._send = send
+        self._tasks: set[asyncio.Task] = set()
+        self._cancels: dict[Any, Callable[[], None]] = {}
+
+    # -- entry points ----------------------------------------------------------------------------------
+
+    def handle_line(self, line: bytes) -> None:
+        """One line from the host. Each request is answered by a task of its own, so none waits for another."""
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            self._send(error_response(None, SidecarError("ParseError", f"The line is not valid JSON: {exc}.")))
+            return
+        task = asyncio.get_running_loop().create_task(self._answer(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def line_too_long(self, limit: int, received: int) -> None:
+        self._send(error_response(None, SidecarError(
+            "MessageTooLarge",
+            f"A line of {received} bytes exceeds the limit of {limit} bytes (--max-line-bytes); it was discarded.",
+            {"limit": limit, "received": received},
+        )))
+
+    async def idle(self, timeout: float) -> None:
+        """Wait (up to `timeout`) for the requests in flight to be answered."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    def register_cancel(self, request_id: Any, callback: Callable[[], None]) -> Callable[[], None]:
+        self._cancels[request_id] = callback
+
+        def undo() -> None:
+            if self._cancels.get(request_id) is callback:
+                del self._cancels[request_id]
+
+        return undo
+
+    def cancel(self, request_id: Any) -> None:
+        callback = self._cancels.pop(request_id, None)
+        if callback is not None:
+            callback()
+
+    # -- answering -------------------------------------------------------------------------------------
+
+    async def _answer(self, message: Any) -> None:
+        if isinstance(message, list):
+            if not message:
+                self._send(error_response(None, _invalid_request("", "A batch must not be empty.")))
+                return
+            contexts = [RequestContext(self, m.get("id") if isinstance(m, dict) else None) for m in message]
+            answers = await asyncio.gather(*(self._answer_one(m, c) for m, c in zip(message, contexts)))
+            batch = [answer for answer in answers if answer is not None]
+            if batch:
+                self._send(batch)
+        else:
+            contexts = [RequestContext(self, message.get("id") if isinstance(message, dict) else None)]
+            answer = await self._answer_one(message, contexts[0])
+            if answer is not None:
+                self._send(answer)
+        for context in contexts:
+            context.responded()
+
+    async def _answer_one(self, message: Any, context: RequestContext) -> dict | None:
+        problem = _envelope_problem(message)
+        if problem is not None:
+            return error_response(*problem)
+        is_notification = "id" not in message
+        method = message["method"]
+        if method not in self._handlers:
+            if is_notification:
+                log.debug("ignoring notification %s: no such method", method)
+                return None
+            return error_response(message["id"], SidecarError(
+                "MethodNotFound", f"There is no method {method!r}.", {"method": method}
+            ))
+        if isinstance(message.get("params"), list):
+            expected = "an object of named params"
+            error = invalid_params("params", expected, message["params"], f"params must be {expected}, got an array.")
+            return None if is_notification else error_response(message["id"], error)
+        return await dispatch_to_response_pure(
+            request=message,
+            methods=self._methods,
+            context=context,
+            deserializer=_identity,  # already parsed (and split from its batch) above
+            validator=_identity,  # the envelope is checked above
+            post_process=to_serializable,
+        )
+
+    @staticmethod
+    def _adapt(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
+        async def method(context: RequestContext, **params: Any) -> Any:
+            try:
+                return Success(await handler(context, params))
+            except SidecarError as error:
+                data = NODATA if error.data is None else error.data
+                raise JsonRpcError(error.code, error.message, data) from None
+            except Exception as exc:
+                log.exception("%s failed", name)
+                raise JsonRpcError(
+                    code_of("InternalError"), f"The sidecar failed inside {name}: {exc!r}.", {"method": name}
+                ) from None
+
+        # jsonrpcserver checks every call with inspect.signature(method).bind(...); computing the signature
+        # takes longer than the rest of the dispatch. inspect.signature returns __signature__ when a function
+        # has one, so compute it once here (the same Signature it would compute each time).
+        method.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
+        return method
