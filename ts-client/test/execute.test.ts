@@ -1,7 +1,7 @@
 /** execute() against the real sidecar: results, encodings, input, limits, abort. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ErrorCode, isSidecarError, type Sidecar, type SidecarError } from '../src/transports/node.js';
+import { ClientErrorCode, ErrorCode, isSidecarError, type Sidecar, type SidecarError } from '../src/transports/node.js';
 import { launchSidecar, nodeScript } from './helpers.js';
 
 let sidecar: Sidecar;
@@ -113,10 +113,16 @@ describe('execute', () => {
     });
   });
 
-  test('an already aborted signal fails at once without running anything', { timeout: 20000 }, async () => {
+  test('an already aborted signal fails at once without running anything: Aborted, not the sidecar\'s Cancelled', { timeout: 20000 }, async () => {
     const controller = new AbortController();
     controller.abort();
-    await assert.rejects(sidecar.command('sh', ['-c', 'exit 0'], { signal: controller.signal }).execute(), isCode(ErrorCode.Cancelled));
+    await assert.rejects(sidecar.command('sh', ['-c', 'exit 0'], { signal: controller.signal }).execute(), (error: SidecarError) => {
+      isCode(ClientErrorCode.Aborted)(error);
+      // Nothing reached the sidecar, so there is no output so far: it must not pass for Cancelled and its data.
+      assert.equal(error.is('Cancelled'), false);
+      assert.equal(error.data, undefined);
+      return true;
+    });
   });
 
   test('the sidecar keeps serving execute while another runs (answers out of order)', { timeout: 20000 }, async () => {

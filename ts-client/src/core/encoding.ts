@@ -9,7 +9,7 @@
  * - any other TextDecoder label ('utf-16le', 'shift_jis', 'windows-1252', ...): wire "base64", decoded here by
  *   one streaming TextDecoder per stream, so a character split across chunks is never broken.
  */
-import { SidecarError, ErrorCode } from './errors.js';
+import { invalidOptionError } from './errors.js';
 
 export type WireEncoding = 'utf-8' | 'base64' | 'raw';
 
@@ -36,10 +36,13 @@ export function resolveEncoding(encoding: string | undefined, bytesIn = false): 
   try {
     canonical = new TextDecoder(encoding).encoding;
   } catch (cause) {
-    throw new SidecarError(ErrorCode.InvalidParams, `Unknown encoding ${JSON.stringify(encoding)}: use 'raw' or a TextDecoder label such as 'utf-8'.`, {
+    throw invalidOptionError(
+      'options.encoding',
+      "'raw' or a TextDecoder label",
+      encoding,
+      `Unknown encoding ${JSON.stringify(encoding)}: use 'raw' or a TextDecoder label such as 'utf-8'.`,
       cause,
-      data: { field: 'options.encoding', expected: "'raw' or a TextDecoder label", received: encoding },
-    });
+    );
   }
   if (canonical === 'utf-8' && !bytesIn) return { kind: 'text', wire: 'utf-8' };
   return { kind: 'decoded', wire: 'base64', label: canonical };

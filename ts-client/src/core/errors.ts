@@ -6,9 +6,9 @@
 import { ErrorCode, ErrorName, type ErrorDataMap } from '../generated/errors.js';
 
 /**
- * Errors raised by this client itself. They use the -32096..-32099 range, which protocol/errors.json keeps free
- * for exactly this (it is where vscode-jsonrpc puts its own client-side codes), so they never collide with an
- * answer from the sidecar.
+ * Errors raised by this client itself. They use the -32095..-32099 range, which protocol/errors.json keeps free
+ * for exactly this (-32096..-32099 is where vscode-jsonrpc puts its own client-side codes), so they never
+ * collide with an answer from the sidecar.
  */
 export const ClientErrorCode = {
   /** The sidecar exited, or its stream ended, while the call was pending or the child was running. */
@@ -19,6 +19,11 @@ export const ClientErrorCode = {
   Disposed: -32097,
   /** There is no open sidecar to send to: it was disposed or has closed, or no default sidecar was set. */
   NotConnected: -32096,
+  /**
+   * An AbortSignal had fired before the call was sent: nothing reached the sidecar. (An abort after it was sent
+   * makes execute() fail with the sidecar's Cancelled, whose data holds the output so far.)
+   */
+  Aborted: -32095,
 } as const;
 
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
@@ -85,11 +90,16 @@ export function notConnectedError(message: string, cause?: unknown): SidecarErro
 }
 
 /** The error for work given up because an AbortSignal fired before it reached the sidecar. */
-export function abortedError(signal: AbortSignal, method?: string): SidecarError {
-  return new SidecarError(ErrorCode.Cancelled, 'The operation was aborted before it started.', {
+export function abortedError(signal: AbortSignal, method: string): SidecarError {
+  return new SidecarError(ClientErrorCode.Aborted, `${method} was aborted before it was sent.`, {
     cause: signal.reason,
     method,
   });
+}
+
+/** InvalidParams for an option the client refuses before anything is sent, with the data the sidecar's own has. */
+export function invalidOptionError(field: string, expected: string, received: unknown, message: string, cause?: unknown): SidecarError {
+  return new SidecarError(ErrorCode.InvalidParams, message, { cause, data: { field, expected, received } });
 }
 
 export { ErrorCode, ErrorName };

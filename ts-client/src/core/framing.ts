@@ -7,13 +7,16 @@
  * every piece. This is also why there is no readline here: it roughly halves throughput.
  */
 
+import { TextLineSplitter } from './lines.js';
+
 const NEWLINE = 0x0a;
 
 export class LineSplitter {
   readonly #onLine: (line: string) => void;
   readonly #decoder = new TextDecoder('utf-8');
   #tail: Uint8Array[] = [];
-  #tailText = '';
+  /** For a transport that delivers text (Tauri's line events): the same splitting as output lines. */
+  readonly #text = new TextLineSplitter((line) => this.#emit(line.slice(0, -1)));
 
   constructor(onLine: (line: string) => void) {
     this.#onLine = onLine;
@@ -21,7 +24,7 @@ export class LineSplitter {
 
   /** Feeds a chunk read from the stream; calls onLine for each line it completes, in order. */
   push(chunk: Uint8Array | string): void {
-    if (typeof chunk === 'string') this.#pushText(chunk);
+    if (typeof chunk === 'string') this.#text.push(chunk);
     else this.#pushBytes(chunk);
   }
 
@@ -31,11 +34,8 @@ export class LineSplitter {
       const rest = this.#takeTail(new Uint8Array(0));
       if (rest.length) this.#emit(this.#decoder.decode(rest));
     }
-    if (this.#tailText) {
-      const rest = this.#tailText;
-      this.#tailText = '';
-      this.#emit(rest);
-    }
+    const rest = this.#text.takePending();
+    if (rest) this.#emit(rest);
   }
 
   #pushBytes(chunk: Uint8Array): void {
@@ -52,22 +52,6 @@ export class LineSplitter {
       // Copy: the transport may reuse its buffer once this call returns.
       this.#tail.push(chunk.slice(start));
     }
-  }
-
-  #pushText(chunk: string): void {
-    let start = 0;
-    let newline = chunk.indexOf('\n');
-    while (newline !== -1) {
-      let line = chunk.slice(start, newline);
-      if (this.#tailText) {
-        line = this.#tailText + line;
-        this.#tailText = '';
-      }
-      this.#emit(line);
-      start = newline + 1;
-      newline = chunk.indexOf('\n', start);
-    }
-    if (start < chunk.length) this.#tailText += chunk.slice(start);
   }
 
   #takeTail(last: Uint8Array): Uint8Array {

@@ -15,20 +15,21 @@ export interface LineBufferOptions {
   idleFlushMs: number | null;
 }
 
-export class LineBuffer {
-  readonly #emit: (line: string) => void;
-  readonly #idleFlushMs: number | null;
+/** Splits text into lines, each emitted with its "\n" (a "\r\n" stays whole); the unfinished tail waits. */
+export class TextLineSplitter {
+  readonly #onLine: (line: string) => void;
   #pending = '';
-  #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(emit: (line: string) => void, options: LineBufferOptions) {
-    this.#emit = emit;
-    this.#idleFlushMs = options.idleFlushMs;
+  constructor(onLine: (line: string) => void) {
+    this.#onLine = onLine;
+  }
+
+  /** The text after the last newline so far. */
+  get pending(): string {
+    return this.#pending;
   }
 
   push(text: string): void {
-    if (!text) return;
-    this.#clearTimer();
     let start = 0;
     let newline = text.indexOf('\n');
     while (newline !== -1) {
@@ -37,23 +38,48 @@ export class LineBuffer {
         line = this.#pending + line;
         this.#pending = '';
       }
-      this.#emit(line);
+      this.#onLine(line);
       start = newline + 1;
       newline = text.indexOf('\n', start);
     }
     if (start < text.length) this.#pending += text.slice(start);
-    if (!this.#pending) return;
-    if (this.#pending.length >= MAX_PENDING || this.#idleFlushMs === 0) this.flush();
+  }
+
+  /** Returns the unfinished tail and forgets it. */
+  takePending(): string {
+    const text = this.#pending;
+    this.#pending = '';
+    return text;
+  }
+}
+
+export class LineBuffer {
+  readonly #emit: (line: string) => void;
+  readonly #idleFlushMs: number | null;
+  readonly #lines: TextLineSplitter;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(emit: (line: string) => void, options: LineBufferOptions) {
+    this.#emit = emit;
+    this.#idleFlushMs = options.idleFlushMs;
+    this.#lines = new TextLineSplitter(emit);
+  }
+
+  push(text: string): void {
+    if (!text) return;
+    this.#clearTimer();
+    this.#lines.push(text);
+    const pending = this.#lines.pending.length;
+    if (!pending) return;
+    if (pending >= MAX_PENDING || this.#idleFlushMs === 0) this.flush();
     else if (this.#idleFlushMs !== null) this.#timer = setTimeout(() => this.flush(), this.#idleFlushMs);
   }
 
   /** Emits the partial line now, if there is one. */
   flush(): void {
     this.#clearTimer();
-    if (!this.#pending) return;
-    const text = this.#pending;
-    this.#pending = '';
-    this.#emit(text);
+    const text = this.#lines.takePending();
+    if (text) this.#emit(text);
   }
 
   /** Drops the idle timer without emitting (the run is over and its last text was flushed). */

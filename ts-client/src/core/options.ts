@@ -5,7 +5,7 @@
 import type { ExecuteParams, PtySize, SpawnParams } from '../generated/protocol.js';
 import type { OutputMode } from './encoding.js';
 import { encodeBase64, toBytes } from './base64.js';
-import { ErrorCode, SidecarError } from './errors.js';
+import { ErrorCode, SidecarError, invalidOptionError } from './errors.js';
 
 /** A signal by name ('SIGTERM', 'SIGINT', ...) or number. */
 export type Signal = string | number;
@@ -83,13 +83,11 @@ function commonParams(spec: ProgramSpec, options: CommandOptions): SpawnParams &
 
 export function executeParams(spec: ProgramSpec, options: CommandOptions, mode: OutputMode): ExecuteParams {
   if (options.pty !== undefined) {
-    throw new SidecarError(ErrorCode.InvalidParams, 'pty is a spawn() option: execute() collects output through pipes.', {
-      data: { field: 'options.pty', expected: 'no pty with execute()', received: options.pty },
-    });
+    throw invalidOptionError('options.pty', 'no pty with execute()', options.pty, 'pty is a spawn() option: execute() collects output through pipes.');
   }
   const params: ExecuteParams = commonParams(spec, options);
   // execute's result is JSON: its output never takes the raw channel (Command.execute() resolves 'raw' to base64).
-  if (mode.wire === 'raw') throw new Error('execute() cannot use the raw channel');
+  if (mode.wire === 'raw') throw new SidecarError(ErrorCode.InternalError, 'execute() cannot use the raw channel (a defect of the client).');
   if (mode.wire !== 'utf-8') params.encoding = mode.wire;
   if (options.input !== undefined) {
     const input = options.input;

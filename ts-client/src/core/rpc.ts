@@ -3,7 +3,7 @@
  * notifications to the layer above. It knows the protocol's framing (one message per line) and nothing of
  * processes.
  */
-import { ClientErrorCode, SidecarError, errorFromWire, notConnectedError } from './errors.js';
+import { ClientErrorCode, SidecarError, abortedError, errorFromWire, notConnectedError } from './errors.js';
 import { ErrorCode } from '../generated/errors.js';
 import { LineSplitter } from './framing.js';
 import type { Transport, TransportCloseInfo } from './transport.js';
@@ -69,10 +69,6 @@ export class RpcConnection {
     return this.#state === 'open';
   }
 
-  get pendingCount(): number {
-    return this.#pending.size;
-  }
-
   request<R = unknown>(method: string, params: unknown, options: RequestOptions<R> = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       if (this.#state !== 'open') {
@@ -81,7 +77,7 @@ export class RpcConnection {
       }
       const { signal } = options;
       if (signal?.aborted) {
-        reject(new SidecarError(ErrorCode.Cancelled, `${method} was aborted before it was sent.`, { cause: signal.reason, method }));
+        reject(abortedError(signal, method));
         return;
       }
       const id = this.#nextId++;

@@ -253,11 +253,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   async #closesWithin(ms: number): Promise<boolean> {
     if (!this.#rpc.isOpen) return true;
     if (ms === 0) return false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    const closed = await Promise.race([this.#closed.then(() => true), timeout]);
-    clearTimeout(timer);
-    return closed;
+    return (await withTimeout(this.#closed.then(() => true), ms, () => undefined)) ?? false;
   }
 
   #onNotification(method: string, params: unknown): void {
