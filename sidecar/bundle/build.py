@@ -178,7 +178,7 @@ def build(out: Path, *, onefile: bool = True, work: Path | None = None, reuse: b
     work = (work or Path("build") / "bundle" / ("onefile" if onefile else "onedir")).resolve()
     # A onedir build is a folder; it must not take the onefile executable's name in the same `out`.
     folder = None if onefile else out / f"{name.removesuffix('.exe')}-onedir"
-    result = out / name if onefile else folder / name
+    result = out / name if folder is None else folder / name
     scope_text = b""
     baked_scope = None
     if scope is not None:
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the last build in --work when nothing that goes into it has changed")
     args = parser.parse_args(argv)
     try:
-        import PyInstaller  # noqa: F401
+        import PyInstaller  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         parser.exit(2, "PyInstaller is missing: pip install 'process-sidecar[bundle]' (or 'pyinstaller>=6,<7')\n")
     from ..session.scope import ScopeFileError

@@ -9,7 +9,7 @@ the sidecar promise that `exit` comes after every byte.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Protocol, Self
+from typing import Callable, Protocol
 
 from ..wire.errors import SidecarError
 from .launch import LaunchSpec
@@ -30,15 +30,15 @@ class Child:
         self.pid = 0
         self.returncode: int | None = None
         self.finished: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._started: list[Callable[[Self], None]] = []
-        self._finishing: list[Callable[[Self], None]] = []
+        self._started: list[Callable[["Child"], None]] = []
+        self._finishing: list[Callable[["Child"], None]] = []
         self._pause_reasons: set[str] = set()
 
-    def on_started(self, callback: Callable[[Self], None]) -> None:
+    def on_started(self, callback: Callable[["Child"], None]) -> None:
         """Called with the pid known, before any output or exit is delivered."""
         self._started.append(callback)
 
-    def on_finished(self, callback: Callable[[Self], None]) -> None:
+    def on_finished(self, callback: Callable[["Child"], None]) -> None:
         """Called once, synchronously, when the child has exited and all of its output has been read."""
         self._finishing.append(callback)
 

@@ -89,7 +89,7 @@ class Guardian:
             self._fd = None
 
 
-def _guard(read_fd: int) -> None:  # pragma: no cover - exercised through tests/test_lifecycle.py
+def _guard(read_fd: int) -> None:  # pragma: no cover - exercised through the lifecycle tests
     """The guardian's whole life. Never returns."""
     try:
         system.leave_session()
@@ -99,7 +99,7 @@ def _guard(read_fd: int) -> None:  # pragma: no cover - exercised through tests/
         os.dup2(devnull, 1)
         os.closerange(3, read_fd)
         os.closerange(read_fd + 1, 1 << 16)
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        for signum in system.STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         groups: set[int] = set()
         processes: dict[int, float] = {}

@@ -98,7 +98,7 @@ _REASONS = {
 
 def spawn_failure(spec: LaunchSpec, exc: OSError) -> SidecarError:
     """SpawnFailed naming the program (or the cwd, when that is what failed) with errno details."""
-    number = exc.errno
+    number = exc.errno or 0
     path = exc.filename if isinstance(exc.filename, str) else None
     if spec.cwd is not None and path == spec.cwd:
         what = {
@@ -115,5 +115,5 @@ def spawn_failure(spec: LaunchSpec, exc: OSError) -> SidecarError:
     return SidecarError(
         "SpawnFailed",
         message,
-        {"program": spec.program, "cwd": spec.cwd, "path": path, "errno": number or 0, "code": errno_name(number)},
+        {"program": spec.program, "cwd": spec.cwd, "path": path, "errno": number, "code": errno_name(number or None)},
     )

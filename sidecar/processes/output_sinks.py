@@ -52,7 +52,7 @@ class StreamedOutput:
         self._sink = sink
         if encoding == "base64":
             # Every chunk is encoded on its own: the decoded chunks concatenate to the exact bytes.
-            self._decode: Callable[[bytes, bool], str] = lambda data, final: b64encode(data).decode("ascii")
+            self._decode: Callable[[bytes | memoryview, bool], str] = lambda data, final: b64encode(data).decode("ascii")
         else:
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
             self._decode = decoder.decode

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import subprocess
+from typing import cast
 
 from ..wire.errors import SidecarError, stdin_unavailable
 from .child import Child, OutputSink
@@ -48,16 +49,16 @@ class PipeChild(Child, asyncio.SubprocessProtocol):
         assert isinstance(transport, asyncio.SubprocessTransport)
         self._transport = transport
         self.pid = transport.get_pid()
-        stdin = transport.get_pipe_transport(0)
+        stdin = self._stdin_pipe()
         if stdin is not None:
             # Pause (and so block write()) whenever a byte is buffered: a write resolves only once its
             # bytes are in the pipe, which gives the host the child's own flow control.
-            stdin.set_write_buffer_limits(high=0)  # type: ignore[attr-defined]
+            stdin.set_write_buffer_limits(high=0)
         if self._pause_reasons:
             self._set_reading(False)
         self._announce_started()
 
-    def pipe_data_received(self, fd: int, data: bytes) -> None:  # type: ignore[override]
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
         self._sinks[fd].feed(data)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
@@ -71,7 +72,7 @@ class PipeChild(Child, asyncio.SubprocessProtocol):
         self.returncode = self._transport.get_returncode()
         # Nobody can use the stdin of an exited child; a descendant that inherited it must not keep the
         # child's exit pending, so close our end now. Only the output pipes are waited for.
-        stdin = self._transport.get_pipe_transport(0)
+        stdin = self._stdin_pipe()
         if stdin is not None and not stdin.is_closing():
             stdin.abort()
 
@@ -79,6 +80,10 @@ class PipeChild(Child, asyncio.SubprocessProtocol):
         self._announce_finished()
         assert self._transport is not None
         self._transport.close()
+
+    def _stdin_pipe(self) -> asyncio.WriteTransport | None:
+        assert self._transport is not None
+        return cast("asyncio.WriteTransport | None", self._transport.get_pipe_transport(0))
 
     # -- output flow control ----------------------------------------------------------------------------
 
@@ -120,8 +125,7 @@ class PipeChild(Child, asyncio.SubprocessProtocol):
         """Close stdin after pending writes; resolves once the pipe is closed. Closing twice is harmless."""
         if self._stdin_state == "open":
             self._stdin_state = "closing"
-            assert self._transport is not None
-            stdin = self._transport.get_pipe_transport(0)
+            stdin = self._stdin_pipe()
             if stdin is not None:
                 stdin.close()
         if self._stdin_state != "null":
@@ -130,11 +134,10 @@ class PipeChild(Child, asyncio.SubprocessProtocol):
     def _open_stdin(self) -> asyncio.WriteTransport:
         if self._stdin_state != "open":
             raise self._stdin_error(self._stdin_state)
-        assert self._transport is not None
-        stdin = self._transport.get_pipe_transport(0)
+        stdin = self._stdin_pipe()
         if stdin is None or stdin.is_closing():
             raise self._stdin_error("closed")
-        return stdin  # type: ignore[return-value]
+        return stdin
 
     def _stdin_lost(self, exc: Exception | None) -> None:
         # Closed by closeStdin, or else the reading end went away (the child closed it, or exited).

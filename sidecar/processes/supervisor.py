@@ -202,7 +202,7 @@ class Supervisor:
         if strays:
             _signal_each(strays, signal.SIGKILL)
         if pending:
-            _, pending = await _wait_for(pending, [], timeout=ABANDON_AFTER_MS / 1000)
+            _, pending = await _wait_for(list(pending), [], timeout=ABANDON_AFTER_MS / 1000)
         if pending:
             stuck = [child for child in children if not child.finished.done()]
             log.warning(

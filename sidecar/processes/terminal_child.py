@@ -253,7 +253,7 @@ class TerminalChild(Child):
                 written = 0
             except OSError as exc:
                 # EIO: no process holds the terminal any more.
-                self._fail_writes(self._stdin_error("exited" if self.exited else "hung up", exc.errno))
+                self._fail_writes(self._stdin_error("exited" if self.exited else "hung up", exc.errno or errno.EIO))
                 return
             if written < len(view):
                 self._writes[0] = (view[written:], done)

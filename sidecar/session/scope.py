@@ -120,6 +120,7 @@ def _rule(entry: Any, index: int) -> Rule:
     program = entry.get("program")
     if not isinstance(program, str) or not program:
         raise ScopeFileError(f"{where}: program must be a non-empty string")
+    path: str | None
     if os.sep in program:
         path = os.path.realpath(os.path.expanduser(program))
         found = os.access(path, os.X_OK) and os.path.isfile(path)

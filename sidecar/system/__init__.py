@@ -14,6 +14,7 @@ from .posix import (  # noqa: E402
     CHILD_SIGNAL,
     LINUX,
     SESSION_END_SIGNALS,
+    STOP_SIGNALS,
     TERMINALS,
     become_subreaper,
     fork,
@@ -38,7 +39,7 @@ from .posix import (  # noqa: E402
 )
 
 __all__ = [
-    "CHILD_SIGNAL", "LINUX", "SESSION_END_SIGNALS", "TERMINALS", "become_subreaper", "fork", "leave_session",
+    "CHILD_SIGNAL", "LINUX", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "become_subreaper", "fork", "leave_session",
     "line_settings", "nonblocking_stderr", "open_descriptors", "open_for_writing", "open_terminal", "pidfd",
     "pollable", "process_group", "raise_open_file_limit", "reap", "resize_terminal", "restart_interrupted_calls",
     "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal", "use_pidfd_child_watcher",

@@ -32,6 +32,8 @@ LINUX = sys.platform.startswith("linux")
 SESSION_END_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 """The signals that end a session: the host, a terminal or a service manager asking the sidecar to stop."""
 CHILD_SIGNAL = signal.SIGCHLD
+STOP_SIGNALS = (*SESSION_END_SIGNALS, signal.SIGPIPE)
+"""What the guardian ignores: it must outlive the sidecar, whatever reaches their process group or terminal."""
 
 
 def raise_open_file_limit() -> None:
@@ -114,7 +116,7 @@ def open_for_writing(fd: int) -> bool:
 def pollable(fd: int) -> bool:
     """Whether epoll accepts `fd`: pipes, sockets and terminals do; regular files and /dev/null do not.
     Elsewhere than Linux, True: asyncio decides."""
-    if not LINUX:
+    if sys.platform != "linux":
         return True
     poller = select.epoll()
     try:
