@@ -1,4 +1,4 @@
-"""A minimal host for the tests: the real sidecar (`python -m sidecar`) over real pipes.
+"""A minimal host for the tests: the real sidecar (`python -m sidecar`, or the bundled binary) over real pipes.
 
 Every message the sidecar sends is checked against protocol/ with the reference JSON Schema validator
 (jsonschema): responses against their method's result schema, errors against errors.json, notifications
@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import jsonschema
 import psutil
@@ -26,6 +26,7 @@ from referencing.jsonschema import DRAFT202012
 REPO = Path(__file__).resolve().parent.parent
 PROTOCOL = REPO / "protocol"
 DEFAULT_TIMEOUT = 15.0
+PYTHON_SIDECAR = (sys.executable, "-m", "sidecar")
 
 
 def _load(path: Path) -> Any:
@@ -90,11 +91,20 @@ class SidecarError(Exception):
 
 
 class Sidecar:
-    """The sidecar as a child process, with a thread that reads and checks its stdout."""
+    """The sidecar as a child process, with a thread that reads and checks its stdout.
 
-    def __init__(self, *args: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) -> None:
+    `command` runs it (`python -m sidecar` unless told otherwise, e.g. the bundled binary); `args` follow it.
+    """
+
+    def __init__(
+        self,
+        *args: str,
+        command: Sequence[str] = PYTHON_SIDECAR,
+        env: dict | None = None,
+        pass_fds: tuple[int, ...] = (),
+    ) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sidecar", *args],
+            [*command, *args],
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

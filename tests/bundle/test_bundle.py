@@ -8,13 +8,11 @@ A fresh build takes about 10 s per layout on two cores. Deselect with `-m "not b
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pytest
 
 from sidecar import __version__
 from sidecar.bundle.build import build, platform_triple, rustc_triple, target_triple
-from sidecar_client import CHECKER, REPO, TREE, read_pidfile, start_trees, wait_gone
+from sidecar_client import REPO, TREE, Sidecar, read_pidfile, start_trees, wait_gone
 
 pytestmark = [pytest.mark.bundle, pytest.mark.timeout(300)]
 
@@ -41,9 +39,8 @@ def onefile_binary() -> Path:
     return build(CACHE / "dist", onefile=True, work=CACHE / "onefile", reuse=True)
 
 
-class BundledSidecar:
-    """A small host for the binary: requests and answers matched by id, notifications kept per pid, and
-    every message checked against protocol/ (sidecar_client.CHECKER).
+class BundledSidecar(Sidecar):
+    """The binary, driven by the tests' one client (sidecar_client.Sidecar), plus what only a binary has.
 
     Its TMPDIR is a folder of the test's own, so that what a onefile bootloader unpacks can be seen.
     """
@@ -53,72 +50,8 @@ class BundledSidecar:
     ) -> None:
         tmp.mkdir(exist_ok=True)
         self.tmp = tmp
-        self.proc = subprocess.Popen(
-            [str(binary)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={**(os.environ if env is None else env), "TMPDIR": str(tmp)},
-            pass_fds=pass_fds,
-        )
-        self._ids = itertools.count(1)
-        self._methods: dict[int, str] = {}
-        self._responses: dict[int, dict] = {}
-        self._events: dict[int, list[dict]] = {}
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        with self.proc.stdout:
-            for line in self.proc.stdout:
-                message = json.loads(line)
-                with self._changed:
-                    if "method" in message:
-                        CHECKER.check_notification(message)
-                        self._events.setdefault(message["params"]["pid"], []).append(message)
-                    else:
-                        CHECKER.check_response(self._methods.get(message["id"]), message)
-                        self._responses[message["id"]] = message
-                    self._changed.notify_all()
-
-    def wait_for(self, predicate, what: str, timeout: float = 15) -> None:
-        with self._changed:
-            if not self._changed.wait_for(predicate, timeout):
-                raise TimeoutError(f"timed out waiting for {what}")
-
-    def call(self, method: str, params: dict | None = None) -> dict:
-        """The whole response: {"result": ...} or {"error": ...}."""
-        request_id = next(self._ids)
-        self._methods[request_id] = method
-        line = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}}
-        self.proc.stdin.write(json.dumps(line).encode() + b"\n")
-        self.proc.stdin.flush()
-        self.wait_for(lambda: request_id in self._responses, f"the answer to {method}")
-        return self._responses[request_id]
-
-    def request(self, method: str, params: dict | None = None):
-        response = self.call(method, params)
-        assert "result" in response, response
-        return response["result"]
-
-    def spawn(self, program: str, *args: str) -> int:
-        return self.request("spawn", {"program": program, "args": list(args)})["pid"]
-
-    def output(self, pid: int) -> str:
-        with self._changed:
-            return "".join(n["params"]["data"] for n in self._events.get(pid, ()) if n["method"] == "stdout")
-
-    def wait_exit(self, pid: int) -> dict:
-        def exited() -> bool:
-            return bool(self._events.get(pid)) and self._events[pid][-1]["method"] == "exit"
-
-        self.wait_for(exited, f"the exit of {pid}")
-        return self._events[pid][-1]["params"]
-
-    def close(self) -> int:
-        """End of file on the sidecar's stdin; its exit status."""
-        self.proc.stdin.close()
-        return self.proc.wait(15)
+        env = {**(os.environ if env is None else env), "TMPDIR": str(tmp)}
+        super().__init__(command=[str(binary)], env=env, pass_fds=pass_fds)
 
     def tree(self) -> list[int]:
         """The binary's own processes (a onefile bootloader has the Python process as its child) and every
@@ -177,7 +110,7 @@ def test_protocol_smoke_test(binary, start, tmp_path):
 
     cat = sidecar.spawn("cat")
     assert sidecar.request("write", {"pid": cat, "data": "hello\n"}) is None
-    sidecar.wait_for(lambda: sidecar.output(cat) == "hello\n", "cat's echo")
+    sidecar.wait_for(lambda: sidecar.output(cat) == "hello\n", what="cat's echo")
     assert sidecar.request("closeStdin", {"pid": cat}) is None
     assert sidecar.wait_exit(cat) == {"pid": cat, "code": 0, "signal": None}
 
@@ -188,7 +121,7 @@ def test_protocol_smoke_test(binary, start, tmp_path):
     assert sidecar.wait_exit(leader)["signal"] == signal.SIGTERM
     assert wait_gone(tree) == []
 
-    assert sidecar.call("spawn", {"program": "no-such-program-here"})["error"]["code"] == -32000
+    assert sidecar.error("spawn", {"program": "no-such-program-here"}).code == -32000
 
     children = start_trees(sidecar, tmp_path, 2)
     everything = sidecar.tree()
@@ -229,12 +162,12 @@ def test_a_terminal_works_frozen(binary, start):
     # termios, the pty and the preexec hook that takes the terminal must all survive freezing.
     sidecar = start(binary)
     pid = sidecar.request("spawn", {"program": "sh", "pty": {"cols": 100, "rows": 30}, "env": {"PS1": "$ "}})["pid"]
-    sidecar.wait_for(lambda: sidecar.output(pid).endswith("$ "), "the prompt")
+    sidecar.wait_for(lambda: sidecar.output(pid).endswith("$ "), what="the prompt")
     sidecar.request("write", {"pid": pid, "data": "stty size; tty\r"})
-    sidecar.wait_for(lambda: "30 100\r\n/dev/pts/" in sidecar.output(pid), "the size and the terminal's name")
+    sidecar.wait_for(lambda: "30 100\r\n/dev/pts/" in sidecar.output(pid), what="the size and the terminal's name")
     sidecar.request("resize", {"pid": pid, "cols": 120, "rows": 40})
     sidecar.request("write", {"pid": pid, "data": "stty size\r"})
-    sidecar.wait_for(lambda: "40 120\r\n" in sidecar.output(pid), "the new size")
+    sidecar.wait_for(lambda: "40 120\r\n" in sidecar.output(pid), what="the new size")
     sidecar.request("closeStdin", {"pid": pid})
     assert sidecar.wait_exit(pid) == {"pid": pid, "code": 0, "signal": None}
     assert sidecar.close() == 0
@@ -337,8 +270,8 @@ def test_a_scope_baked_in_at_build_time_always_applies(scoped_binary, start):
     sidecar = start(scoped_binary)
     assert sidecar.request("initialize")["capabilities"]["scope"] is True
     assert sidecar.request("execute", {"program": "echo", "args": ["allowed"]})["stdout"] == "allowed\n"
-    denied = sidecar.call("execute", {"program": "sh", "args": ["-c", "echo not allowed"]})
-    assert denied["error"]["code"] == -32009  # ScopeDenied
+    denied = sidecar.error("execute", {"program": "sh", "args": ["-c", "echo not allowed"]})
+    assert denied.code == -32009  # ScopeDenied
     assert sidecar.close() == 0
 
     for attempt in (["--scope", os.devnull], ["--scope=" + os.devnull], ["--sco", os.devnull]):
