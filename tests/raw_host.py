@@ -8,9 +8,8 @@ import json
 import os
 import struct
 import threading
-import time
 
-from sidecar_client import DEFAULT_TIMEOUT, PROTOCOL, Sidecar
+from sidecar_client import DEFAULT_TIMEOUT, PROTOCOL, Sidecar, eventually
 
 LAYOUT = json.loads((PROTOCOL / "raw-channel.json").read_text())
 HEADER = struct.Struct(">IBI")  # pid u32, stream u8, length u32, all big-endian (raw-channel.json)
@@ -99,13 +98,11 @@ class RawHost:
 
     def wait_ended(self, pid: int, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Until both end frames of `pid` have been read."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while not all(self.streams.get((pid, s)) and self.streams[(pid, s)].ends for s in (STDOUT, STDERR)):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no end frames for {pid}")
-                self._lock.wait(remaining)
+
+        def ended() -> bool:
+            return all(self.streams.get((pid, s)) and self.streams[(pid, s)].ends for s in (STDOUT, STDERR))
+
+        eventually(ended, timeout, f"the end frames of {pid}", changed=self._lock)
 
     def wait_eof(self, timeout: float = DEFAULT_TIMEOUT) -> bool:
         with self._lock:

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import jsonschema
 import psutil
@@ -27,6 +27,34 @@ REPO = Path(__file__).resolve().parent.parent
 PROTOCOL = REPO / "protocol"
 DEFAULT_TIMEOUT = 15.0
 PYTHON_SIDECAR = (sys.executable, "-m", "sidecar")
+POLL_SECONDS = 0.02
+
+T = TypeVar("T")
+
+
+def eventually(
+    condition: Callable[[], T],
+    timeout: float = DEFAULT_TIMEOUT,
+    what: str = "the condition",
+    *,
+    changed: threading.Condition | None = None,
+) -> T:
+    """Wait until `condition()` is true, for at most `timeout` seconds; its (true) value, or TimeoutError
+    naming `what`.
+
+    With `changed`, a threading.Condition notified whenever what `condition` reads changes, it waits on that
+    and calls `condition` holding its lock; without, it asks again every POLL_SECONDS (files, processes).
+    """
+    if changed is not None:
+        with changed:
+            value = changed.wait_for(condition, timeout)
+    else:
+        deadline = time.monotonic() + timeout
+        while not (value := condition()) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+    if not value:
+        raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+    return value
 
 
 def _load(path: Path) -> Any:
@@ -166,13 +194,8 @@ class Sidecar:
         return self._inbox.get(timeout=timeout)
 
     def wait_for(self, predicate, timeout: float = DEFAULT_TIMEOUT, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"timed out waiting for {what}")
-                self._lock.wait(remaining)
+        """Until `predicate()` is true; it is asked again each time a message arrives."""
+        eventually(predicate, timeout, what, changed=self._lock)
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -269,12 +292,16 @@ def python(code: str) -> list[str]:
 
 def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
     """Wait until none of `pids` is alive (zombies count as gone); returns those still alive."""
-    deadline = time.monotonic() + timeout
     alive = list(pids)
-    while alive and time.monotonic() < deadline:
-        alive = [pid for pid in alive if _alive(pid)]
-        if alive:
-            time.sleep(0.05)
+
+    def all_gone() -> bool:
+        alive[:] = [pid for pid in alive if _alive(pid)]  # once gone, never asked again (its pid may be reused)
+        return not alive
+
+    try:
+        eventually(all_gone, timeout, f"{pids} to be gone")
+    except TimeoutError:
+        pass
     return alive
 
 
@@ -286,16 +313,21 @@ def _alive(pid: int) -> bool:
 
 
 def spawned_before_output(sidecar: Sidecar, ids: list[Any], timeout: float = 20.0) -> set[int]:
-    """Read the sidecar's messages until each spawn request in `ids` is answered and each answered child
-    has exited, asserting that no notification for a pid comes before its spawn answer. The pids."""
+    """Wait until each spawn request in `ids` is answered and each answered child has exited, then assert,
+    in the order the sidecar wrote them, that no notification for a pid comes before its spawn answer. The
+    pids."""
+
+    def exited(pid: int) -> bool:
+        events = sidecar.events(pid)
+        return bool(events) and events[-1]["method"] == "exit"
+
+    def all_answered_and_exited() -> bool:
+        return all(i in sidecar.responses and exited(sidecar.responses[i]["result"]["pid"]) for i in ids)
+
+    sidecar.wait_for(all_answered_and_exited, timeout, "every spawn answer and every exit")
     answered: set[int] = set()
-    pending = set(ids)
-    deadline = time.monotonic() + timeout
-    while pending or not all(sidecar.events(p) and sidecar.events(p)[-1]["method"] == "exit" for p in answered):
-        assert time.monotonic() < deadline, "timed out"
-        message = sidecar.next_message()
+    for message in list(sidecar.received):
         if "id" in message:
-            pending.discard(message["id"])
             answered.add(message["result"]["pid"])
         else:
             assert message["params"]["pid"] in answered, "a notification came before its spawn response"
@@ -317,13 +349,27 @@ def start_trees(sidecar: Any, tmp_path: Path, count: int) -> list[int]:
 
 
 def read_pidfile(path: Path, timeout: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            text = path.read_text()
-            if text.endswith("\n"):
-                return [int(x) for x in text.split()]
-        time.sleep(0.02)
-    raise TimeoutError(f"{path} was not written")
+    """The pids in `path`, once a whole line of them is there."""
+
+    def written() -> str:
+        text = path.read_text() if path.exists() else ""
+        return text if text.endswith("\n") else ""
+
+    return [int(x) for x in eventually(written, timeout, f"{path} to be written").split()]
+
+
+def descendant_named(pid: int, name: str) -> psutil.Process | None:
+    """A process called `name` below `pid`, if one runs now."""
+    try:
+        descendants = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return None
+    for process in descendants:
+        try:
+            if process.name() == name:
+                return process
+        except psutil.Error:
+            continue
+    return None
 
 

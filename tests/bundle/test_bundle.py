@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -21,7 +20,7 @@ import pytest
 
 from sidecar import __version__
 from sidecar.bundle.build import build, platform_triple, rustc_triple, target_triple
-from sidecar_client import REPO, TREE, Sidecar, read_pidfile, start_trees, wait_gone
+from sidecar_client import REPO, TREE, Sidecar, eventually, read_pidfile, start_trees, wait_gone
 
 pytestmark = [pytest.mark.bundle, pytest.mark.timeout(300)]
 
@@ -214,10 +213,8 @@ def test_sigkill_of_the_binary_leaves_nothing_behind(binary, start, tmp_path):
     sidecar.proc.kill()
     sidecar.proc.wait(10)
     assert wait_gone(everything) == []
-    deadline = time.monotonic() + 10
-    while sidecar.unpacked() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert sidecar.unpacked() == [], "the unpacked directory must not outlive the bootloader"
+    # The unpacked directory must not outlive the bootloader.
+    eventually(lambda: sidecar.unpacked() == [], 10, "the unpacked directory to be removed")
 
 
 HOST = """

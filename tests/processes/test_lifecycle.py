@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from sidecar_client import REPO, Sidecar, python, read_pidfile, wait_gone
+from sidecar_client import REPO, Sidecar, eventually, python, read_pidfile, wait_gone
 from stalled_host import BLOCK, PATTERN, flood_script, stall_then_read_all
 
 STRAY = (
@@ -27,6 +27,24 @@ def _zombie_children(pid):
     return [c.pid for c in psutil.Process(pid).children() if c.status() == psutil.STATUS_ZOMBIE]
 
 
+def _adopted_orphan(sidecar):
+    """The pid of a `sleep 60` whose parent (a shell) has exited, once the sidecar has adopted it."""
+    _, out, _ = sidecar.run("sh", "-c", "sleep 60 > /dev/null 2>&1 & echo $!", stdin="null")
+    orphan = int(out)
+    assert psutil.Process(orphan).ppid() == sidecar.proc.pid, "the sidecar, as subreaper, should have adopted it"
+    return orphan
+
+
+def _wait_for_a_sweep(sidecar):
+    """Until the sidecar has swept its descendants (orphans.OrphanWatch: strays reported to the guardian,
+    adopted orphans reaped) once from start to end since this call. Only a sweep reaps an adopted orphan,
+    and a sweep runs to its end before the sidecar reads the next request."""
+    orphan = _adopted_orphan(sidecar)
+    os.kill(orphan, signal.SIGKILL)
+    eventually(lambda: not psutil.pid_exists(orphan), what=f"a sweep to reap the adopted orphan {orphan}")
+    sidecar.request("initialize")
+
+
 def test_sigkill_of_the_sidecar_still_kills_every_tree(tmp_path):
     """The guardian kills the process groups (and reported strays) when the sidecar dies without a word."""
     sidecar = Sidecar()
@@ -39,7 +57,7 @@ def test_sigkill_of_the_sidecar_still_kills_every_tree(tmp_path):
         strayfile = tmp_path / "stray"
         sidecar.spawn(*python(STRAY), str(strayfile))
         pids += read_pidfile(strayfile)
-        time.sleep(2.5)  # one sweep: the stray is reported to the guardian
+        _wait_for_a_sweep(sidecar)  # the stray is reported to the guardian
         sidecar.proc.kill()
         sidecar.proc.wait(5)
         assert wait_gone(pids, timeout=5) == []

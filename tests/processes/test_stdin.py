@@ -1,8 +1,11 @@
 """write and closeStdin: bytes reach the child in order; EOF is deliverable; failures are errors."""
 
 import base64
+import errno
+import os
+from pathlib import Path
 
-from sidecar_client import python
+from sidecar_client import eventually, python
 
 
 def test_write_then_close_stdin_gives_the_child_end_of_file(sidecar):
@@ -24,16 +27,27 @@ def test_base64_write_is_byte_exact(sidecar):
     assert sidecar.output_bytes(pid) == data
 
 
-def test_write_resolves_only_when_the_child_has_room(sidecar):
-    # The child reads nothing until told by a file to start; a large write must stay pending meanwhile.
-    code = "import sys, time\ntime.sleep(0.5)\ndata = sys.stdin.buffer.read()\nprint(len(data))"
+def _writer(fifo: Path) -> int | None:
+    """A write end of `fifo` once something has it open for reading; None before that."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:
+            raise
+        return None
+
+
+def test_write_resolves_only_when_the_child_has_room(sidecar, tmp_path):
+    # The child reads nothing until the test opens its gate (a FIFO); a large write must stay pending meanwhile.
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    code = f"import sys\nopen({str(gate)!r}).read()\ndata = sys.stdin.buffer.read()\nprint(len(data))"
     pid = sidecar.spawn(*python(code))
     size = 4 * 1024 * 1024
     write_id = sidecar.start_request("write", {"pid": pid, "data": "z" * size})
-    import time
-
-    time.sleep(0.2)
+    sidecar.request("list")  # answered after the write was taken in hand, and the pipe filled
     assert write_id not in sidecar.responses, "a write bigger than the pipe cannot be done yet"
+    os.close(eventually(lambda: _writer(gate), what="the child at its gate"))  # the gate opens: it reads
     assert sidecar.result(write_id) is None
     sidecar.request("closeStdin", {"pid": pid})
     sidecar.wait_exit(pid)

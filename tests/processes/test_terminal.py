@@ -14,7 +14,9 @@ import time
 import psutil
 import pytest
 
-from sidecar_client import REPO, Sidecar, python, read_pidfile, spawned_before_output, wait_gone
+from sidecar_client import (
+    REPO, Sidecar, descendant_named, eventually, python, read_pidfile, spawned_before_output, wait_gone,
+)
 from stalled_host import BLOCK, PATTERN, flood_script, stall_then_read_all
 
 PTY = {"cols": 80, "rows": 24}
@@ -33,25 +35,9 @@ def wait_output(sidecar, pid, text, timeout=10.0):
         raise TimeoutError(f"{exc}; it shows {sidecar.output(pid)!r}") from None
 
 
-def tree_of(pid):
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
 def wait_for_child_named(pid, name, timeout=10.0):
     """The process called `name` below `pid`, once it runs (what was typed has reached the shell)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for process in tree_of(pid):
-            try:
-                if process.name() == name:
-                    return process
-            except psutil.Error:
-                continue
-        time.sleep(0.02)
-    raise TimeoutError(f"no {name} below {pid}")
+    return eventually(lambda: descendant_named(pid, name), timeout, f"a {name} below {pid}")
 
 
 # -- what the child sees ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import base64
 import signal
 import time
 
-from sidecar_client import python, read_pidfile, wait_gone
+from sidecar_client import descendant_named, eventually, python, read_pidfile, wait_gone
 
 
 def test_execute_returns_code_and_both_streams(sidecar):
@@ -63,7 +63,8 @@ def test_max_buffer_stops_the_child_and_keeps_exactly_max_buffer_bytes(sidecar):
 
 def test_cancel_request_stops_an_execute(sidecar):
     request_id = sidecar.start_request("execute", {"command": "sh -c 'echo begun; sleep 60'"})
-    time.sleep(0.3)
+    # The shell runs sleep only once it has written "begun": the execute is under way, its output begun.
+    eventually(lambda: descendant_named(sidecar.proc.pid, "sleep"), what="the execute's sleep")
     sidecar.notify("$/cancelRequest", {"id": request_id})
     response = sidecar.response(request_id, timeout=5)
     assert response["error"]["code"] == -32008

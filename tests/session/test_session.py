@@ -142,11 +142,17 @@ def test_shutdown_answers_after_every_exit_then_the_sidecar_exits(tmp_path):
 def test_spawn_during_shutdown_is_refused(tmp_path):
     sidecar = Sidecar()
     try:
-        code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+        # The child outlives the SIGTERM of the shutdown (so the shutdown lasts), and says it got it.
+        code = (
+            "import signal, time\n"
+            "signal.signal(signal.SIGTERM, lambda *_: print('terminated', flush=True))\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)"
+        )
         pid = sidecar.spawn(*python(code))
         sidecar.wait_for(lambda: sidecar.output(pid) == "ready\n", what="ready")
         shutdown = sidecar.start_request("shutdown", {})
-        time.sleep(0.2)
+        sidecar.wait_for(lambda: sidecar.output(pid) == "ready\nterminated\n", what="the shutdown's SIGTERM")
         error = sidecar.error("spawn", {"program": "true"})
         assert error.code == -32011
         assert sidecar.result(shutdown) is None
