@@ -15,6 +15,8 @@ export interface RpcHandlers {
   protocolError(error: SidecarError): void;
   /** The transport closed; every pending request has been rejected with `error`. */
   closed(error: SidecarError, info: TransportCloseInfo): void;
+  /** The number of requests waiting for their answer may have changed (see RpcConnection.pendingCount). */
+  pendingChanged?(): void;
 }
 
 export interface RequestOptions<R = unknown> {
@@ -69,6 +71,11 @@ export class RpcConnection {
     return this.#state === 'open';
   }
 
+  /** How many requests wait for their answer. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
   request<R = unknown>(method: string, params: unknown, options: RequestOptions<R> = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       if (this.#state !== 'open') {
@@ -102,6 +109,7 @@ export class RpcConnection {
         settle();
         reject(failure);
       }
+      this.#handlers.pendingChanged?.();
     });
   }
 
@@ -119,6 +127,7 @@ export class RpcConnection {
       this.#abandoned.add(id);
       p.reject(error);
     }
+    if (pending.length) this.#handlers.pendingChanged?.();
   }
 
   /** Returns an error instead of throwing, so that request() can reject just the one call. */
@@ -195,6 +204,15 @@ export class RpcConnection {
       return;
     }
     this.#pending.delete(m.id as number);
+    // Told after onResult: what it sets up (a spawned child's route) counts as work before this call stops counting.
+    try {
+      this.#settle(pending, m);
+    } finally {
+      this.#handlers.pendingChanged?.();
+    }
+  }
+
+  #settle(pending: Pending, m: { result?: unknown; error?: unknown }): void {
     if (m.error !== undefined) {
       pending.reject(errorFromWire(m.error, pending.method));
       return;
@@ -273,7 +291,8 @@ function closedError(info: TransportCloseInfo): SidecarError {
   else if (info.code != null) how = `exited with code ${info.code}`;
   else how = 'closed its stream';
   const tail = info.stderrTail?.trim();
-  return new SidecarError(ClientErrorCode.ConnectionClosed, `The sidecar ${how}.${tail ? ` Its last output: ${tail.slice(-500)}` : ''}`, {
+  const hint = info.hint ? ` ${info.hint}` : '';
+  return new SidecarError(ClientErrorCode.ConnectionClosed, `The sidecar ${how}.${hint}${tail ? ` Its last output: ${tail.slice(-500)}` : ''}`, {
     cause: info.error,
     data: { code: info.code ?? null, signal: info.signal ?? null, stderr: info.stderrTail },
   });

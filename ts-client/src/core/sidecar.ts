@@ -107,6 +107,8 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   /** Whether the sidecar accepted the channel and it has not ended: raw spawns then use it. */
   #rawOpen = false;
   #rawEnded = false;
+  /** What the transport was last told by setBusy (undefined: not yet). */
+  #busy: boolean | undefined;
 
   /**
    * Connects over `transport` and starts it, without the initialize handshake (launch() does both).
@@ -121,6 +123,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
       notification: (method, params) => this.#onNotification(method, params),
       protocolError: (error) => this.emit('error', error),
       closed: (error, info) => this.#onClosed(error, info),
+      pendingChanged: () => this.#updateBusy(),
     });
     const channel = transport.rawChannel;
     if (channel) {
@@ -128,6 +131,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
       this.#raw = new RawRouter();
       channel.open({ data: (chunk) => this.#onRawData(chunk), close: (error) => this.#onRawClosed(error) });
     }
+    this.#updateBusy();
   }
 
   /** Whether Commands with encoding 'raw' spawn over the raw channel (else their bytes come as base64). */
@@ -214,6 +218,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
         this.#processes.set(result.pid, sink);
         // Its frames may have been read already; the router hands them over now, in order.
         if (raw) this.#raw?.route(result.pid, sink);
+        this.#updateBusy();
       },
     });
     return pid;
@@ -225,7 +230,10 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
    * the sidecar is gone. Calling it again returns the same promise.
    */
   dispose(): Promise<void> {
-    this.#disposing ??= this.#dispose();
+    if (!this.#disposing) {
+      this.#disposing = this.#dispose();
+      this.#updateBusy();
+    }
     return this.#disposing;
   }
 
@@ -272,6 +280,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
         const finish = () => {
           if (this.#processes.get(exit.pid) === sink) this.#processes.delete(exit.pid);
           sink.exit(exit);
+          this.#updateBusy();
         };
         // A raw child's last frames may still be in the channel: its exit waits for both end frames. Until
         // then the sink stays routed, so that a lost connection still reaches it.
@@ -333,7 +342,20 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     this.#processes.clear();
     for (const sink of sinks) sink.lost(error);
     this.#markClosed();
+    this.#updateBusy();
     this.emit('close', { code: info.code ?? null, signal: info.signal ?? null, error });
+  }
+
+  /**
+   * Busy: a call waits for its answer, a spawned child has not exited (its exit may wait for the last frames
+   * of the raw channel), or dispose() is under way. The transport is told of each change (Transport.setBusy),
+   * so that an idle sidecar does not keep a Node program running and a busy one does.
+   */
+  #updateBusy(): void {
+    const busy = this.#rpc.isOpen && (this.#rpc.pendingCount > 0 || this.#processes.size > 0 || this.#disposing !== undefined);
+    if (busy === this.#busy) return;
+    this.#busy = busy;
+    this.#transport.setBusy?.(busy);
   }
 }
 

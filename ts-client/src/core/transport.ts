@@ -13,6 +13,8 @@ export interface TransportCloseInfo {
   error?: unknown;
   /** The last lines the sidecar wrote to its stderr, if the transport kept them: they usually say what went wrong. */
   stderrTail?: string;
+  /** What the user can do about it, when the transport recognises the failure (e.g. the sidecar is not installed). */
+  hint?: string;
 }
 
 export interface TransportEvents {
@@ -60,4 +62,12 @@ export interface Transport {
   end(): void | Promise<void>;
   /** Stops the sidecar now (kills its process, tears down the stream). Used when end() did not make it exit in time. */
   destroy(): void;
+  /**
+   * Optional. The connection calls it with true when it has work in flight (a call waiting for its answer, a
+   * spawned child that has not exited, a dispose() under way) and with false when it has none; the first call
+   * comes right after start(). A transport whose handles keep its host running (Node's child_process and
+   * pipes keep the event loop alive) holds them only while busy, so that an idle sidecar never keeps a
+   * program from exiting, as an unref'd handle does not. Without it, the transport's handles decide alone.
+   */
+  setBusy?(busy: boolean): void;
 }

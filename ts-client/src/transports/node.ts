@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess as NodeChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { Sidecar as CoreSidecar, type LaunchOptions } from '../core/sidecar.js';
-import type { RawChannel, RawChannelEvents, Transport, TransportEvents } from '../core/transport.js';
+import type { RawChannel, RawChannelEvents, Transport, TransportCloseInfo, TransportEvents } from '../core/transport.js';
 
 export * from '../index.js';
 
@@ -52,6 +52,15 @@ export function createNodeTransport(options: NodeTransportOptions = {}): NodeTra
   let child: NodeChildProcess | undefined;
   let stderrTail = '';
   let closed = false;
+  // Held (ref'd) until the connection says it is idle, and again whenever it is busy: see Transport.setBusy.
+  let busy = true;
+  const holdHandles = () => {
+    if (!child) return;
+    const method = busy ? 'ref' : 'unref';
+    child[method]();
+    // The pipes are handles of their own (net.Socket): stdin, stdout, stderr and the raw channel.
+    for (const stream of child.stdio) (stream as { ref?: () => void; unref?: () => void } | null)?.[method]?.();
+  };
   const withRawChannel = options.rawChannel !== false;
   let rawEvents: RawChannelEvents | undefined;
   let rawClosed = false;
@@ -78,7 +87,8 @@ export function createNodeTransport(options: NodeTransportOptions = {}): NodeTra
       const close = (info: Parameters<TransportEvents['close']>[0]) => {
         if (closed) return;
         closed = true;
-        events.close({ ...info, stderrTail: stderrTail || undefined });
+        const hint = options.program ? undefined : pythonHint(program, info, stderrTail);
+        events.close({ ...info, stderrTail: stderrTail || undefined, ...(hint ? { hint } : {}) });
       };
       const proc = spawn(program, args, {
         cwd: options.cwd,
@@ -89,6 +99,7 @@ export function createNodeTransport(options: NodeTransportOptions = {}): NodeTra
         windowsHide: true,
       });
       child = proc;
+      if (!busy) holdHandles();
       const raw = withRawChannel ? (proc.stdio[RAW_CHANNEL_FD] as Readable | null | undefined) : undefined;
       if (raw) {
         // Always read it, opened or not: the child's 'close' waits for every pipe to end, and a sidecar
@@ -131,7 +142,34 @@ export function createNodeTransport(options: NodeTransportOptions = {}): NodeTra
     destroy() {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
+    setBusy(value) {
+      if (value === busy) return;
+      busy = value;
+      holdHandles();
+    },
   };
+}
+
+/** Where the Python sidecar comes from, for the error of a `python -m sidecar` that could not start. */
+function installHint(install: string): string {
+  return (
+    `${install} (pip install process-sidecar; in a checkout of process-sidecar, pip install .), or pass ` +
+    "{ python: '/path/to/a/python/that/has/it' } or { program: '/path/to/process-sidecar' } (the command that " +
+    'pip installs, or the self-contained binary that python -m sidecar.bundle builds).'
+  );
+}
+
+/** What to do when `<python> -m sidecar` failed in a way that says the sidecar is not there, else undefined. */
+function pythonHint(python: string, info: TransportCloseInfo, stderrTail: string): string | undefined {
+  const error = info.error as NodeJS.ErrnoException | undefined;
+  if (error?.code === 'ENOENT') {
+    return `There is no ${python} to run the sidecar with: ${installHint('install Python 3.11 or later and the sidecar into it')}`;
+  }
+  const missing = /No module named '?([\w.]+)'?/.exec(stderrTail);
+  if (!missing) return undefined;
+  const module = missing[1]!;
+  if (module === 'sidecar') return `${python} has no module named sidecar (the Python half of process-sidecar): ${installHint('install it into that Python')}`;
+  return `${python} lacks the module ${module}, which the sidecar needs: ${installHint('install the sidecar with its dependencies into that Python')}`;
 }
 
 export interface NodeLaunchOptions extends LaunchOptions, NodeTransportOptions {}
