@@ -8,7 +8,7 @@ export { Command, DEFAULT_IDLE_FLUSH_MS } from './core/command.js';
 export type { ChildProcess, CommandEvents, IOPayload, OutputEvents } from './core/command.js';
 export { Child } from './core/child.js';
 export type { KillOptions, WriteData } from './core/child.js';
-export type { CommandOptions, Signal } from './core/options.js';
+export type { CommandOptions, Signal, SpawnOptions } from './core/options.js';
 export type { TerminatedPayload } from './core/process-run.js';
 export { EventEmitter } from './core/emitter.js';
 export { SidecarError, ClientErrorCode, ErrorCode, ErrorName, isSidecarError } from './core/errors.js';

@@ -30,7 +30,13 @@ export type WriteData = string | Uint8Array | ArrayBuffer | ArrayBufferView | re
 const TEXT_CHUNK = 1 << 20; // UTF-16 units; at most 3 MiB of UTF-8
 const BYTES_CHUNK = 3 << 18; // 768 KiB; 1 MiB of base64
 
-export class Child<O extends IOPayload = string> {
+/**
+ * `O` is what its output events carry (a line of text, or bytes with encoding 'raw'), as spawn() infers it.
+ * `Child` written without it, as code for @tauri-apps/plugin-shell (whose Child has no type argument) writes
+ * it, is any child, text or raw.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export class Child<O extends IOPayload = any> {
   readonly pid: number;
   /** The Command this child was spawned from; its events are this child's events. */
   readonly command: Command<O>;

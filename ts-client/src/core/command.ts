@@ -8,7 +8,7 @@ import { getDefaultSidecar } from './default-sidecar.js';
 import { EventEmitter } from './emitter.js';
 import { resolveEncoding, withRawChannel } from './encoding.js';
 import { SidecarError, abortedError, notConnectedError } from './errors.js';
-import { executeParams, inputIsBytes, spawnParams, type CommandOptions } from './options.js';
+import { executeParams, inputIsBytes, spawnParams, type CommandOptions, type ProgramSpec } from './options.js';
 import { decodeWhole } from './output.js';
 import type { ProcessHost } from './process-host.js';
 import { ProcessRun, type TerminatedPayload } from './process-run.js';
@@ -62,6 +62,7 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
   readonly args: readonly string[];
   readonly options: Readonly<CommandOptions>;
   readonly #host: ProcessHost | undefined;
+  #besideSidecar = false;
   /** Children whose events are still to be delivered. */
   readonly #runs = new Set<ProcessRun>();
 
@@ -73,6 +74,28 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
   static create(program: string, args?: string | readonly string[], options?: CommandOptions): Command<string>;
   static create(program: string, args?: string | readonly string[], options?: CommandOptions): Command<any> {
     return new Command(program, args, options);
+  }
+
+  /**
+   * A command for a binary shipped beside the sidecar, as `Command.sidecar` of @tauri-apps/plugin-shell runs
+   * one listed in `bundle > externalBin`: Tauri installs those files next to the app's executable, where the
+   * bundled sidecar is too. `program` is the name as listed there ('binaries/ffmpeg'); its last part is looked
+   * up in the directory of the sidecar's executable (`sidecar.info.serverInfo.executableDir`), so
+   * 'binaries/ffmpeg' runs `<that directory>/ffmpeg`. With a sidecar run as `python -m sidecar`, that is
+   * the directory of its Python. Run on the default sidecar; a sidecar started with a scope must allow the
+   * resulting path.
+   */
+  static sidecar(program: string, args: string | readonly string[] | undefined, options: CommandOptions & { encoding: 'raw' }): Command<Uint8Array>;
+  static sidecar(program: string, args?: string | readonly string[], options?: CommandOptions): Command<string>;
+  static sidecar(program: string, args?: string | readonly string[], options?: CommandOptions): Command<any> {
+    const command = new Command(program, args, options);
+    command.#besideSidecar = true;
+    return command;
+  }
+
+  /** Whether this command was made by Command.sidecar(): `program` names a binary in the sidecar's directory. */
+  get besideSidecar(): boolean {
+    return this.#besideSidecar;
   }
 
   /**
@@ -112,7 +135,7 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
       // A terminal's output is a stream of characters and escape sequences, not lines: nothing waits.
       options.idleFlushMs === undefined ? (options.pty ? 0 : DEFAULT_IDLE_FLUSH_MS) : options.idleFlushMs,
     );
-    const pid = await host.spawnProcess(spawnParams(this, options, mode), run);
+    const pid = await host.spawnProcess(spawnParams(this.#spec(host), options, mode), run);
     const child = new Child<O>(host, pid, this, run);
     this.#runs.add(run);
     run.onFinished(() => this.#runs.delete(run));
@@ -130,7 +153,7 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
     const { options } = this;
     const mode = resolveEncoding(options.encoding, inputIsBytes(options));
     if (options.signal?.aborted) throw abortedError(options.signal, 'execute');
-    const result = await host.request('execute', executeParams(this, options, mode), { signal: options.signal });
+    const result = await host.request('execute', executeParams(this.#spec(host), options, mode), { signal: options.signal });
     return {
       code: result.code,
       signal: result.signal,
@@ -151,6 +174,11 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
       );
     }
     return host;
+  }
+
+  /** What runs: for Command.sidecar(), the program resolved in the sidecar's directory. */
+  #spec(host: ProcessHost): ProgramSpec {
+    return { program: this.#besideSidecar ? host.programBesideSidecar(this.program) : this.program, args: this.args };
   }
 
   #hasListeners(): boolean {

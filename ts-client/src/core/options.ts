@@ -51,6 +51,12 @@ export interface CommandOptions {
   idleFlushMs?: number | null;
 }
 
+/**
+ * The options of Command.create() under the name @tauri-apps/plugin-shell gives them (`cwd`, `env`,
+ * `encoding`, and this package's additions), so that code typed against the shell plugin compiles unchanged.
+ */
+export type SpawnOptions = CommandOptions;
+
 export interface ProgramSpec {
   readonly program: string;
   readonly args: readonly string[];

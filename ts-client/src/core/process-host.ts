@@ -24,4 +24,9 @@ export interface ProcessHost {
    * from the moment the answer is read, so that none is lost; resolves with the pid.
    */
   spawnProcess(params: SpawnParams, sink: ProcessSink): Promise<number>;
+  /**
+   * The path of the binary `name` (its last path component) in the sidecar's own directory, for
+   * Command.sidecar(); throws a SidecarError when the sidecar did not say where it is.
+   */
+  programBesideSidecar(name: string): string;
 }

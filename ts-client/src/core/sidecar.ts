@@ -8,7 +8,7 @@ import type { ExitParams, InitializeParams, InitializeResult, ListedChild, Outpu
 import { Command } from './command.js';
 import { getDefaultSidecar, setDefaultSidecar } from './default-sidecar.js';
 import { EventEmitter } from './emitter.js';
-import { ClientErrorCode, SidecarError, notConnectedError } from './errors.js';
+import { ClientErrorCode, SidecarError, invalidOptionError, notConnectedError } from './errors.js';
 import type { CommandOptions } from './options.js';
 import type { CallOptions, ProcessHost } from './process-host.js';
 import type { ProcessSink } from './process-run.js';
@@ -183,6 +183,30 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   command(program: string, args?: string | readonly string[], options?: CommandOptions): Command<string>;
   command(program: string, args?: string | readonly string[], options?: CommandOptions): Command<any> {
     return new Command(program, args, options, this);
+  }
+
+  /**
+   * The path of the binary `name` in the directory of the sidecar's executable (Command.sidecar() uses it):
+   * the last part of `name` only, as Tauri's shell plugin does, so 'binaries/ffmpeg' is `<dir>/ffmpeg`. Throws
+   * InvalidParams when the sidecar has not answered initialize or did not say where it is (an older sidecar).
+   */
+  programBesideSidecar(name: string): string {
+    const dir = this.#info?.serverInfo.executableDir;
+    const base = name.split(/[\\/]/).pop() ?? '';
+    if (!base || base === '.' || base === '..') {
+      throw invalidOptionError('program', 'the name of a binary beside the sidecar', name, `Command.sidecar(${JSON.stringify(name)}) names no binary.`);
+    }
+    if (dir === undefined) {
+      throw invalidOptionError(
+        'program',
+        'a sidecar that reports serverInfo.executableDir',
+        name,
+        `Command.sidecar(${JSON.stringify(name)}) needs to know where the sidecar is installed, and this sidecar did not say ` +
+          `(${this.#info ? 'it is older than this client' : 'it has not answered initialize'}): use Command.create() with the binary's path.`,
+      );
+    }
+    const separator = dir.includes('\\') && !dir.includes('/') ? '\\' : '/';
+    return dir.endsWith(separator) ? `${dir}${base}` : `${dir}${separator}${base}`;
   }
 
   /**

@@ -137,7 +137,14 @@ export interface InitializeParams {
 export interface InitializeResult {
   serverInfo: {
     name: "process-sidecar";
+    /**
+     * The sidecar's version (the Python package's, and the bundled binary's).
+     */
     version: string;
+    /**
+     * The absolute directory of the sidecar's executable: the folder the bundled binary is installed in (where Tauri also puts the other externalBin files, beside the app), or, for python -m sidecar, that Python's directory. A host resolves Command.sidecar(name) there. Absent in older sidecars.
+     */
+    executableDir?: string;
   };
   protocolVersion: "1";
   /**
