@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..processes.launch import launch_spec
+from ..processes.output_sinks import CollectedBudget
 from ..processes.signals import SIGNALS, parse_signal
 from ..processes.spawned import HostRoutes, SpawnedChild
 from ..processes.supervisor import FORCE_AFTER_MS, Supervisor
@@ -32,8 +33,24 @@ def _params_checks() -> dict[str, Check]:
     }
 
 
+def _integers(params: dict) -> dict:
+    """params with every integral float (1.0, 1e6) as an int, at the two levels where the schemas have
+    integers (params.pid, params.pty.cols). JSON Schema counts 1.0 as an integer, and hosts in Python or Lua
+    send such numbers; converted here, no handler ever sees a float where it counts on an int."""
+
+    def integer(value: Any) -> Any:
+        # Only where a float is exact: beyond 2**53 it stays a float, which every bound of the schemas refuses.
+        return int(value) if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53 else value
+
+    return {
+        name: {key: integer(item) for key, item in value.items()} if isinstance(value, dict) else integer(value)
+        for name, value in params.items()
+    }
+
+
 def _checked(check: Check, handler: Handler) -> Handler:
     async def checked(context: RequestContext, params: dict) -> Any:
+        params = _integers(params)
         try:
             check(params, "params")
         except SchemaViolation as violation:
@@ -51,6 +68,7 @@ class Handlers:
         self._supervisor = supervisor
         self._raw = raw
         self._routes = HostRoutes(notify=stdout.notify, stdout=stdout, raw=raw)
+        self._collected = CollectedBudget(settings.max_collected_bytes)
         self._settings = settings
         self._on_shutdown = on_shutdown
 
@@ -108,7 +126,7 @@ class Handlers:
         return {"pid": spawned.child.pid}
 
     async def execute(self, context: RequestContext, params: dict) -> dict:
-        return await execute(context, params, self._supervisor)
+        return await execute(context, params, self._supervisor, self._collected)
 
     async def write(self, context: RequestContext, params: dict) -> None:
         child = self._supervisor.find(params["pid"])

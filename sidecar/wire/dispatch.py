@@ -4,8 +4,9 @@ jsonrpcserver does the method dispatch and builds the responses; it is imported 
 Around it this module fixes what it gets wrong for us: it answers a batch with one bad member with a
 single error (the spec wants one per member), so batches are split here; it answers an invalid request
 with id null even when the id is usable, so the envelope is checked here first (cheaply, instead of its
-jsonschema validator, which costs ~50 us a request); and its "Invalid params" for a TypeError raised
-inside a method is never reached, because handlers take **params and validate them against protocol/.
+jsonschema validator, which costs ~50 us a request); its "Invalid params" for a TypeError raised inside
+a method is never reached, because a handler takes the params as one dict and checks them against
+protocol/; and a param named like the dispatcher's own arguments ("context") cannot collide with them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 
-from .errors import SidecarError, code_of, invalid_params, show
+from .errors import SidecarError, code_of, invalid_params, quoted, show
 
 
 def _import_dispatching_modules() -> tuple[ModuleType, ...]:
@@ -31,8 +32,7 @@ def _import_dispatching_modules() -> tuple[ModuleType, ...]:
     for the request envelope at import time (jsonschema, referencing, rpds, attrs: ~30 ms and ~6 MiB), and
     `server`, which imports http.server. The sidecar never uses either: it checks the envelope itself and
     passes its own validator, and it serves no HTTP. Startup is on the critical path of every host, so
-    those imports are skipped. The dispatch itself is jsonrpcserver's own code, unchanged: what
-    `async_dispatch_to_serializable` does is `dispatch_to_response_pure(..., post_process=to_serializable)`.
+    those imports are skipped. The dispatch itself is jsonrpcserver's own code, unchanged (see below).
 
     These modules stay private to this one: the bare package entry, and the submodules loaded under it, are
     taken out of sys.modules again, so a plain `import jsonrpcserver` elsewhere in the process (a test, say)
@@ -54,7 +54,12 @@ def _import_dispatching_modules() -> tuple[ModuleType, ...]:
 
 
 _async_dispatcher, _response, _result, _exceptions, _sentinels = _import_dispatching_modules()
-dispatch_to_response_pure = _async_dispatcher.dispatch_to_response_pure
+# One request at a time, without the asyncio.gather (a task per request) that dispatch_to_response_pure puts
+# around it: batches are split here anyway. The same functions it composes: create_request, dispatch_request
+# (method lookup, argument check, the call, the result), to_response and to_serializable.
+create_request = _async_dispatcher.create_request
+dispatch_request = _async_dispatcher.dispatch_request
+to_response = _async_dispatcher.to_response
 to_serializable = _response.to_serializable
 Success = _result.Success
 JsonRpcError = _exceptions.JsonRpcError
@@ -63,10 +68,6 @@ NODATA = _sentinels.NODATA
 log = logging.getLogger(__name__)
 
 _MISSING = object()
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 class RequestContext:
@@ -127,12 +128,16 @@ def _envelope_problem(message: Any) -> tuple[Any, SidecarError] | None:
 
 
 class Dispatcher:
-    def __init__(self, handlers: dict[str, Handler], send: Callable[[Any], None]) -> None:
+    def __init__(self, handlers: dict[str, Handler], send_line: Callable[[bytes], None]) -> None:
         self._handlers = handlers
         self._methods = {name: self._adapt(name, handler) for name, handler in handlers.items()}
-        self._send = send
+        self._send_line = send_line
         self._tasks: set[asyncio.Task] = set()
         self._cancels: dict[Any, Callable[[], None]] = {}
+        self._in_flight: dict[Any, int] = {}
+        """Ids of the requests being answered (how many with that id)."""
+        self._cancelled_early: set[Any] = set()
+        """Ids cancelled while in flight, before their request could be cancelled (it had not started yet)."""
 
     # -- entry points ----------------------------------------------------------------------------------
 
@@ -160,18 +165,27 @@ class Dispatcher:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
     def register_cancel(self, request_id: Any, callback: Callable[[], None]) -> Callable[[], None]:
+        """Let a cancel of `request_id` call `callback`; if one came already, call it now. Returns the undo."""
         self._cancels[request_id] = callback
 
         def undo() -> None:
             if self._cancels.get(request_id) is callback:
                 del self._cancels[request_id]
 
+        if request_id in self._cancelled_early:
+            self._cancelled_early.discard(request_id)
+            undo()
+            callback()
         return undo
 
     def cancel(self, request_id: Any) -> None:
+        """$/cancelRequest: cancel the request with that id now, or, if it is in flight but cannot be cancelled
+        yet (an execute whose child is starting), as soon as it can be. A finished or unknown id is ignored."""
         callback = self._cancels.pop(request_id, None)
         if callback is not None:
             callback()
+        elif request_id in self._in_flight:
+            self._cancelled_early.add(request_id)
 
     # -- answering -------------------------------------------------------------------------------------
 
@@ -181,47 +195,88 @@ class Dispatcher:
                 self._send(error_response(None, _invalid_request("", "A batch must not be empty.")))
                 return
             contexts = [RequestContext(self, m.get("id") if isinstance(m, dict) else None) for m in message]
-            answers = await asyncio.gather(*(self._answer_one(m, c) for m, c in zip(message, contexts)))
-            batch = [answer for answer in answers if answer is not None]
-            if batch:
-                self._send(batch)
+            try:
+                answers = await asyncio.gather(*(self._answer_one(m, c) for m, c in zip(message, contexts)))
+                batch = [self._encode(answer) for answer in answers if answer is not None]
+                if batch:
+                    self._send_line(b"[" + b",".join(batch) + b"]\n")
+            finally:
+                for context in contexts:
+                    context.responded()
         else:
-            contexts = [RequestContext(self, message.get("id") if isinstance(message, dict) else None)]
-            answer = await self._answer_one(message, contexts[0])
-            if answer is not None:
-                self._send(answer)
-        for context in contexts:
-            context.responded()
+            context = RequestContext(self, message.get("id") if isinstance(message, dict) else None)
+            try:
+                answer = await self._answer_one(message, context)
+                if answer is not None:
+                    self._send(answer)
+            finally:
+                context.responded()
 
     async def _answer_one(self, message: Any, context: RequestContext) -> dict | None:
         problem = _envelope_problem(message)
         if problem is not None:
             return error_response(*problem)
         is_notification = "id" not in message
+        if is_notification:
+            return await self._dispatch(message, context)
+        request_id = message["id"]
+        self._in_flight[request_id] = self._in_flight.get(request_id, 0) + 1
+        try:
+            return await self._dispatch(message, context)
+        except Exception as exc:  # a defect: the request is still answered
+            log.exception("answering %s failed", message["method"])
+            return error_response(request_id, SidecarError(
+                "InternalError", f"The sidecar failed answering {message['method']}: {exc!r}.",
+                {"method": message["method"]},
+            ))
+        finally:
+            left = self._in_flight.pop(request_id) - 1
+            if left:
+                self._in_flight[request_id] = left
+            else:
+                self._cancelled_early.discard(request_id)
+
+    async def _dispatch(self, message: dict, context: RequestContext) -> dict | None:
+        is_notification = "id" not in message
         method = message["method"]
         if method not in self._handlers:
             if is_notification:
-                log.debug("ignoring notification %s: no such method", method)
+                log.debug("ignoring notification %s: no such method", quoted(method))
                 return None
             return error_response(message["id"], SidecarError(
-                "MethodNotFound", f"There is no method {method!r}.", {"method": method}
+                "MethodNotFound", f"There is no method {quoted(method)!r}.", {"method": quoted(method)}
             ))
-        if isinstance(message.get("params"), list):
+        params = message.get("params", {})
+        if isinstance(params, list):
             expected = "an object of named params"
-            error = invalid_params("params", expected, message["params"], f"params must be {expected}, got an array.")
+            error = invalid_params("params", expected, params, f"params must be {expected}, got an array.")
             return None if is_notification else error_response(message["id"], error)
-        return await dispatch_to_response_pure(
-            request=message,
-            methods=self._methods,
-            context=context,
-            deserializer=_identity,  # already parsed (and split from its batch) above
-            validator=_identity,  # the envelope is checked above
-            post_process=to_serializable,
-        )
+        # The params travel to the handler as one positional argument, so that no name a host chooses (say
+        # "context") can collide with the handler's own parameters.
+        request = create_request({"method": method, "params": [params], **({} if is_notification else {"id": message["id"]})})
+        # Nothing before a handler's first await suspends this task: handlers start in the order their lines
+        # came (a $/cancelRequest is judged against exactly the requests that came before it).
+        answered, result = await dispatch_request(self._methods, context, request)
+        return None if is_notification else to_serializable(to_response(answered, result))
+
+    def _send(self, answer: dict) -> None:
+        self._send_line(self._encode(answer) + b"\n")
+
+    @staticmethod
+    def _encode(answer: dict) -> bytes:
+        """The answer as JSON; an answer that cannot be encoded becomes an InternalError for the same id, so
+        that every request is answered whatever its handler returned."""
+        try:
+            return orjson.dumps(answer)
+        except TypeError as exc:  # orjson.JSONEncodeError: too deep, not JSON, an integer too large
+            log.error("cannot encode the answer to %s: %s", show(answer.get("id")), exc)
+            return orjson.dumps(error_response(answer.get("id"), SidecarError(
+                "InternalError", f"The sidecar could not encode its answer: {exc}."
+            )))
 
     @staticmethod
     def _adapt(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
-        async def method(context: RequestContext, **params: Any) -> Any:
+        async def method(context: RequestContext, params: dict) -> Any:
             try:
                 return Success(await handler(context, params))
             except SidecarError as error:
