@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="longest request line accepted (default 64 MiB)")
     parser.add_argument("--max-children", type=_positive, default=4096,
                         help="most live children at once (default 4096)")
+    parser.add_argument("--max-collected-bytes", type=_positive, default=256 * 1024 * 1024,
+                        help="most output all executes together may hold (default 256 MiB); the execute that "
+                        "reaches it is stopped with MaxBufferExceeded")
     parser.add_argument("--scope", metavar="FILE",
                         help="an allow-list (TOML, or JSON if FILE ends in .json) of the programs, arguments, "
                         "working directories and environment names the sidecar may use; without it, anything")
@@ -74,6 +77,6 @@ def _serve(argv: list[str] | None) -> int:
     else:
         logging.getLogger("sidecar").warning("no --scope given: the sidecar will run any program it is asked to")
     guardian = Guardian.start()  # forks: before asyncio starts any thread
-    settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children, scope=scope,
-                        host_fds=host_fds)
+    settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children,
+                        max_collected_bytes=args.max_collected_bytes, scope=scope, host_fds=host_fds)
     return asyncio.run(serve(settings, guardian))

@@ -4,6 +4,13 @@ The sidecar makes itself a child subreaper (Linux PR_SET_CHILD_SUBREAPER): a des
 dies is re-parented to the sidecar instead of to init. So every process of every tree stays findable
 under the sidecar (psutil), a setsid'd daemon included, and is stopped when the session ends. The price
 is that the sidecar must reap those adopted processes; asyncio waits only for the children it started.
+
+A descendant that leaves its child's process group (a daemon's setsid) is out of reach of the guardian's
+killpg should the sidecar be SIGKILLed, until the guardian is told of it. So while children run, a quick
+sweep (one cheap read of the process table, Linux) looks for such strays every STRAY_SWEEP_EVERY seconds,
+or less often on a machine with very many processes (the sweep stays under STRAY_SWEEP_SHARE of a CPU).
+That is the window that remains: a stray that appears less than that before a SIGKILL of the sidecar can
+survive it. The slower full sweep (psutil) also reaps adopted processes, and runs at once after SIGCHLDs.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Callable, Iterable
 
 import psutil
@@ -23,7 +31,12 @@ log = logging.getLogger(__name__)
 SWEEP_AFTER_SIGCHLD = 0.05
 """Seconds to gather SIGCHLDs into one sweep: a thousand children exiting cost one walk of /proc."""
 SWEEP_EVERY = 2.0
-"""Seconds between sweeps for strays while children run (a stray only matters if the sidecar is SIGKILLed)."""
+"""Seconds between full sweeps while children run."""
+STRAY_SWEEP_EVERY = 0.1
+"""Seconds between quick sweeps for strays while children run (a stray only matters if the sidecar is
+SIGKILLed: a clean end stops strays by itself)."""
+STRAY_SWEEP_SHARE = 0.02
+"""The most of one CPU the quick sweeps may take; with very many processes they run less often."""
 
 
 def become_subreaper() -> bool:
@@ -50,10 +63,48 @@ class OrphanWatch:
         self._exclude = set(exclude)
         self._strays: set[int] = set()
         self._scheduled: asyncio.TimerHandle | None = None
+        self._quick: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        """Sweep every SWEEP_EVERY seconds while children run (call child_signalled on each SIGCHLD too)."""
+        """Sweep every SWEEP_EVERY seconds while children run (call child_signalled on each SIGCHLD too),
+        and quickly for strays every STRAY_SWEEP_EVERY (call children_started when a child starts)."""
         self._schedule(SWEEP_EVERY)
+        self.children_started()
+
+    def children_started(self) -> None:
+        """A child started: quick sweeps for strays run until no child is left."""
+        if self._quick is None and self._groups():
+            self._quick = asyncio.get_running_loop().call_later(STRAY_SWEEP_EVERY, self._quick_sweep)
+
+    def _quick_sweep(self) -> None:
+        self._quick = None
+        groups = self._groups()
+        if not groups:
+            return
+        started = time.perf_counter()
+        links = system.process_links()
+        if links is None:
+            return  # not Linux: the full sweep alone
+        me = os.getpid()
+        below: dict[int, list[int]] = {}
+        for pid, (parent, _) in links.items():
+            below.setdefault(parent, []).append(pid)
+        pending = [pid for pid in below.get(me, ()) if pid not in self._exclude]
+        while pending:
+            pid = pending.pop()
+            if links[pid][1] not in groups and pid not in self._strays:
+                try:
+                    self._report(psutil.Process(pid))
+                except psutil.Error:
+                    pass  # gone meanwhile
+            pending.extend(below.get(pid, ()))
+        cost = time.perf_counter() - started
+        delay = max(STRAY_SWEEP_EVERY, cost / STRAY_SWEEP_SHARE)
+        self._quick = asyncio.get_running_loop().call_later(delay, self._quick_sweep)
+
+    def _report(self, process: psutil.Process) -> None:
+        self._strays.add(process.pid)
+        self._on_stray(process)
 
     def child_signalled(self) -> None:
         """A SIGCHLD: some descendant ended or stopped; sweep soon, once for a burst."""
@@ -80,8 +131,7 @@ class OrphanWatch:
                     continue
                 alive.add(process.pid)
                 if process.pid not in self._strays and system.process_group(process.pid) not in groups:
-                    self._strays.add(process.pid)
-                    self._on_stray(process)
+                    self._report(process)
             except (psutil.Error, OSError):
                 continue
         self._strays &= alive

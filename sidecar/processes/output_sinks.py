@@ -74,33 +74,69 @@ class StreamedOutput:
             self._sink.notify(self._method, {"pid": self._pid(), "data": text})
 
 
-class CollectedOutput:
-    """One output stream of an executed child, kept in memory up to a limit."""
+class CollectedBudget:
+    """The bytes all executes together may hold (--max-collected-bytes): many executes at once, each within
+    its own maxBuffer, must not grow the sidecar without bound."""
 
-    def __init__(self, limit: int, on_overflow: Callable[[], Any]) -> None:
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+
+    def take(self, wanted: int) -> int:
+        """Reserve up to `wanted` bytes; how many were granted."""
+        granted = max(0, min(wanted, self.total - self.held))
+        self.held += granted
+        return granted
+
+    def give_back(self, count: int) -> None:
+        self.held -= count
+
+
+class CollectedOutput:
+    """One output stream of an executed child, kept in memory up to its limit and within the budget shared
+    by every execute. Past either, what fits is kept and on_overflow(reason) is called once: "maxBuffer"
+    or "maxCollectedBytes"."""
+
+    def __init__(self, limit: int, budget: CollectedBudget, on_overflow: Callable[[str], Any]) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
         self._limit = limit
-        self._on_overflow = on_overflow
+        self._budget = budget
+        self._on_overflow: Callable[[str], Any] | None = on_overflow
         self.overflowed = False
 
     def feed(self, data: bytes) -> None:
         if self.overflowed:
             return
+        reason = None
         room = self._limit - self._size
         if len(data) > room:
-            data = data[:room]
-            self.overflowed = True
+            data, reason = data[:room], "maxBuffer"
+        granted = self._budget.take(len(data))
+        if granted < len(data):
+            data, reason = data[:granted], "maxCollectedBytes"
         self._chunks.append(data)
         self._size += len(data)
-        if self.overflowed:
-            self._on_overflow()
+        if reason is not None:
+            self.overflowed = True
+            if self._on_overflow is not None:
+                self._on_overflow(reason)
 
     def close(self) -> None:
         pass
 
-    def text(self, encoding: str) -> str:
-        return to_wire(b"".join(self._chunks), encoding)
+    def take_text(self, encoding: str) -> str:
+        """What was collected, on the wire's terms; the chunks are let go (the answer holds the text now)
+        and so is on_overflow, which refers back to the run."""
+        text = to_wire(b"".join(self._chunks), encoding)
+        self._chunks.clear()
+        self._on_overflow = None
+        return text
+
+    def release(self) -> None:
+        """Give the budget back: the answer with this output is on its way to the host."""
+        self._budget.give_back(self._size)
+        self._size = 0
 
 
 class FramedOutput:

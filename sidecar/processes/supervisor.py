@@ -58,6 +58,8 @@ class Supervisor:
         self._launched: dict[int, Launched] = {}
         self._starting = 0
         self._displaced: dict[Child, Child] = {}  # a new child -> the finished-but-for-its-pipes one it displaced
+        self.on_child_started: Callable[[], None] = lambda: None
+        """Called whenever a child has started (the orphan watch sweeps for strays while children run)."""
 
     async def start(self, spec: LaunchSpec, child: Child, *, addressable: bool) -> None:
         """Start `child`; it is in the table from the moment its pid exists until it has finished."""
@@ -91,9 +93,8 @@ class Supervisor:
             if not child.finished.done():
                 cwd = os.path.abspath(spec.cwd) if spec.cwd is not None else os.getcwd()
                 self._launched[child.pid] = Launched(child, spec, cwd, started_at)
-        if self.closing:
-            # The session began to end while this child was starting: it must not outlive it.
-            self.stop(child, signal.SIGKILL, force_after_ms=None)
+        # If the session began to end while this child was starting, stop_all() waited for the start and
+        # stops it with the others: SIGTERM, then SIGKILL after FORCE_AFTER_MS, as PROTOCOL.md says.
 
     def _register(self, child: Child) -> None:
         previous = self._live.get(child.pid)
@@ -101,6 +102,7 @@ class Supervisor:
             self._displace(previous, child)
         self._live[child.pid] = child
         self._guardian.watch_group(child.pid)
+        self.on_child_started()
 
     def _displace(self, previous: Child, child: Child) -> None:
         """The kernel gave a new child the pid of one still in the table. That one has exited and been

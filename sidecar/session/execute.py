@@ -1,17 +1,18 @@
 """The execute request: run a child to completion and answer with its status and all of its output.
 
-A run can be stopped three ways (timeoutMs, maxBuffer, $/cancelRequest); each stops the whole tree
-(SIGTERM, then SIGKILL after forceAfterMs), waits for it to be gone, and answers with an error of its own
-whose data holds what was collected and why it stopped. Nothing is left running when the answer is sent.
+A run can be stopped four ways (timeoutMs, maxBuffer, the total that all executes may hold, set by
+--max-collected-bytes, and $/cancelRequest); each stops the whole tree (SIGTERM, then SIGKILL after
+forceAfterMs), waits for it to be gone, and answers with an error of its own whose data holds what was
+collected and why it stopped. Nothing is left running when the answer is sent.
 """
 
 from __future__ import annotations
 
 import signal
-from typing import Any
+from typing import Any, Callable
 
 from ..processes.launch import launch_spec
-from ..processes.output_sinks import CollectedOutput
+from ..processes.output_sinks import CollectedBudget, CollectedOutput
 from ..processes.pipe_child import PipeChild
 from ..processes.supervisor import FORCE_AFTER_MS, Supervisor
 from ..wire.dispatch import RequestContext
@@ -21,7 +22,7 @@ from ..wire.errors import SidecarError, invalid_params
 MAX_BUFFER = 64 * 1024 * 1024
 
 
-async def execute(context: RequestContext, params: dict, supervisor: Supervisor) -> dict:
+async def execute(context: RequestContext, params: dict, supervisor: Supervisor, budget: CollectedBudget) -> dict:
     stdin_pipe = params.get("stdin", "pipe") == "pipe"
     if not stdin_pipe and "input" in params:
         expected = 'stdin "pipe" (input is written to a pipe)'
@@ -39,8 +40,20 @@ async def execute(context: RequestContext, params: dict, supervisor: Supervisor)
         stopped.update(reason=reason, **details)
         supervisor.stop(child, signal.SIGTERM, force_after_ms=force_after_ms)
 
-    stdout = CollectedOutput(limit, lambda: stop("maxBuffer", maxBuffer=limit, stream="stdout"))
-    stderr = CollectedOutput(limit, lambda: stop("maxBuffer", maxBuffer=limit, stream="stderr"))
+    def overflow(stream: str) -> Callable[[str], None]:
+        def overflowed(reason: str) -> None:
+            if reason == "maxBuffer":
+                stop(reason, maxBuffer=limit, stream=stream)
+            else:
+                stop(reason, maxCollectedBytes=budget.total, stream=stream)
+
+        return overflowed
+
+    stdout = CollectedOutput(limit, budget, overflow("stdout"))
+    stderr = CollectedOutput(limit, budget, overflow("stderr"))
+    # The budget is given back once the answer, which holds the output, is on its way.
+    context.after_response(stdout.release)
+    context.after_response(stderr.release)
     child = PipeChild(stdout, stderr, stdin_pipe=stdin_pipe)
     await supervisor.start(spec, child, addressable=False)
 
@@ -59,7 +72,10 @@ async def execute(context: RequestContext, params: dict, supervisor: Supervisor)
             timer.cancel()
 
     code, sig = child.exit_status
-    result = {"code": code, "signal": sig, "stdout": stdout.text(spec.encoding), "stderr": stderr.text(spec.encoding)}
+    result = {
+        "code": code, "signal": sig,
+        "stdout": stdout.take_text(spec.encoding), "stderr": stderr.take_text(spec.encoding),
+    }
     if not stopped:
         return result
     reason = stopped["reason"]
@@ -70,6 +86,13 @@ async def execute(context: RequestContext, params: dict, supervisor: Supervisor)
         raise SidecarError(
             "MaxBufferExceeded",
             f"{spec.program!r} wrote more than maxBuffer ({limit} bytes) to {stopped['stream']} and was stopped.",
+            data_out,
+        )
+    if reason == "maxCollectedBytes":
+        raise SidecarError(
+            "MaxBufferExceeded",
+            f"{spec.program!r} was stopped: the output all executes hold together reached {budget.total} bytes "
+            "(--max-collected-bytes).",
             data_out,
         )
     raise SidecarError("Cancelled", f"{spec.program!r} was stopped: the request was cancelled.", data_out)

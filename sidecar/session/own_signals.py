@@ -46,10 +46,11 @@ class SignalHandlers:
         self._previous.setdefault(signum, signal.signal(signum, handler))
         system.restart_interrupted_calls(signum)
 
-    def close(self) -> None:
-        """Back to the handlers there were before; no more callbacks."""
+    def close(self, ignore: tuple[int, ...] = ()) -> None:
+        """Back to the handlers there were before, but `ignore`d signals are ignored from now on; no more
+        callbacks."""
         for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
+            signal.signal(signum, signal.SIG_IGN if signum in ignore else previous)
         self._previous.clear()
         signal.set_wakeup_fd(-1)
         self._loop.remove_reader(self._wakeup_read.fileno())

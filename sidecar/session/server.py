@@ -21,7 +21,7 @@ from ..processes.supervisor import Supervisor
 from ..wire.dispatch import Dispatcher
 from ..wire.framing import LineSplitter
 from ..wire.raw_channel import RawChannel
-from ..wire.stdin_reader import read_stdin
+from ..wire.stdin_reader import StdinReader
 from ..wire.stdout_writer import StdoutWriter
 from .handlers import Handlers
 from .own_signals import SignalHandlers
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 class Settings:
     max_line_bytes: int = 64 * 1024 * 1024
     max_children: int = 4096
+    max_collected_bytes: int = 256 * 1024 * 1024
+    """The output all executes together may hold; past it, the execute that reaches it is stopped."""
     scope: Scope | None = None
     host_fds: frozenset[int] | None = None
     """The descriptors the host passed (noted at start): the only ones initialize may take as raw channel."""
@@ -101,10 +103,11 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
         exclude,
     )
     signals.add(system.CHILD_SIGNAL, orphans.child_signalled)
+    supervisor.on_child_started = orphans.children_started
     orphans.start()
     _watch_parent(end)
     handlers = Handlers(supervisor, stdout, raw, settings, on_shutdown=lambda: end("shutdown requested"))
-    dispatcher = Dispatcher(handlers.by_method(), stdout.send)
+    dispatcher = Dispatcher(handlers.by_method(), stdout.send_line)
     splitter = LineSplitter(
         settings.max_line_bytes,
         dispatcher.handle_line,
@@ -112,7 +115,9 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     )
     for signum in system.SESSION_END_SIGNALS:
         signals.add(signum, end, f"received {signal.Signals(signum).name}")
-    reader = loop.create_task(read_stdin(protocol_in, splitter, ended))
+    reader = StdinReader(protocol_in, splitter, ended)
+    stdout.throttle(reader)  # a host that does not read its answers is not read either
+    reader.start()
 
     reason = await ended
     log.info("ending the session: %s", reason)
@@ -122,7 +127,9 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     await asyncio.gather(stdout.drain(timeout=5.0), raw.drain(timeout=5.0))
     raw.close()
     stdout.close()
-    reader.cancel()
+    reader.close()
     guardian.close()
-    signals.close()
+    # The session is over and the sidecar about to exit 0: a second SIGTERM (a supervisor's repeat, a
+    # host's kill after shutdown) must not turn that into death by signal.
+    signals.close(ignore=system.SESSION_END_SIGNALS)
     return 0

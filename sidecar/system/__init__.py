@@ -27,6 +27,7 @@ from .posix import (  # noqa: E402
     pidfd,
     pollable,
     process_group,
+    process_links,
     raise_open_file_limit,
     reap,
     resize_terminal,
@@ -41,6 +42,6 @@ from .posix import (  # noqa: E402
 __all__ = [
     "CHILD_SIGNAL", "LINUX", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "become_subreaper", "fork", "leave_session",
     "line_settings", "nonblocking_stderr", "open_descriptors", "open_for_writing", "open_terminal", "pidfd",
-    "pollable", "process_group", "raise_open_file_limit", "reap", "resize_terminal", "restart_interrupted_calls",
+    "pollable", "process_group", "process_links", "raise_open_file_limit", "reap", "resize_terminal", "restart_interrupted_calls",
     "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal", "use_pidfd_child_watcher",
 ]

