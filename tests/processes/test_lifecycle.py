@@ -92,14 +92,13 @@ def test_a_daemonized_descendant_is_adopted_and_stopped_at_session_end(tmp_path)
 
 
 def test_adopted_orphans_are_reaped_not_left_as_zombies(sidecar):
-    # Each shell exits at once, leaving a short sleep to be adopted by the sidecar; when those sleeps
-    # end, the sidecar must reap them.
-    for _ in range(10):
-        sidecar.run("sh", "-c", "sleep 0.2 > /dev/null 2>&1 &", stdin="null")
-    time.sleep(1.0)
-    deadline = time.monotonic() + 5
-    while _zombie_children(sidecar.proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    # Each shell exits at once, leaving a sleep that the sidecar adopts (checked: its parent is the
+    # sidecar, not init); when those sleeps end, the sidecar must reap them.
+    orphans = [_adopted_orphan(sidecar) for _ in range(10)]
+    for orphan in orphans:
+        os.kill(orphan, signal.SIGTERM)
+    reaped = lambda: not any(psutil.pid_exists(orphan) for orphan in orphans)  # noqa: E731
+    eventually(reaped, 5, "the sidecar to reap the orphans it adopted")
     assert _zombie_children(sidecar.proc.pid) == []
 
 

@@ -4,10 +4,12 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -212,16 +214,17 @@ def test_stdout_carries_protocol_lines_only_and_logs_go_to_stderr():
         sidecar.kill()
 
 
-def test_stdin_that_cannot_be_polled_still_ends_the_session():
-    """/dev/null (and a regular file) cannot be watched with epoll; the sidecar reads them on a thread."""
-    for stdin in (subprocess.DEVNULL, None):
-        if stdin is None:
-            run = subprocess.run([sys.executable, "-m", "sidecar"], cwd=REPO, capture_output=True, timeout=30,
-                                 input=b'{"jsonrpc":"2.0","id":1,"method":"initialize"}\n')
-        else:
-            run = subprocess.run([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=stdin, capture_output=True,
-                                 timeout=30)
-        assert run.returncode == 0
+@pytest.mark.parametrize("kind", ["/dev/null", "a regular file"], ids=["dev-null", "regular-file"])
+def test_stdin_that_cannot_be_polled_still_ends_the_session(tmp_path, kind):
+    """/dev/null and a regular file cannot be watched with epoll; the sidecar reads them on a thread."""
+    path, is_kind = Path(os.devnull), stat.S_ISCHR
+    if kind == "a regular file":
+        path, is_kind = tmp_path / "requests.jsonl", stat.S_ISREG
+        path.write_bytes(b'{"jsonrpc":"2.0","id":1,"method":"initialize"}\n')
+    with path.open("rb") as stdin:
+        assert is_kind(os.fstat(stdin.fileno()).st_mode), f"the sidecar's stdin must be {kind}"
+        run = subprocess.run([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=stdin, capture_output=True, timeout=30)
+    assert run.returncode == 0
 
 
 def test_requests_from_a_regular_file_are_answered(tmp_path):
