@@ -18,7 +18,12 @@ Layouts, as measured on Linux with PyInstaller 6 (what runs inside: sidecar/bund
   tree stopped); and it then removes the unpacked directory itself.
 - onedir: a folder holding the executable and its _internal/ directory. Nothing is unpacked, and on Linux
   the bootloader sets the library path and exec()s itself: one process, one pid, the fastest start. Good for
-  Electron's extraResources or a VS Code extension; not for externalBin, which copies a single file.
+  Electron's extraResources or a VS Code extension; not for externalBin, which copies a single file. Its
+  Python modules lie in _internal/ as .pyc files (PyInstaller's noarchive), which Python's own path finder
+  loads, instead of in a PYZ archive that PyInstaller's importer decompresses module by module in Python
+  code: that alone made it start ~15% faster than `python -m sidecar` here, where the archive made it ~2%
+  slower (ts-client/bench, figure startup-onedir). Onefile keeps the archive: it would have to unpack every
+  .pyc at each start, which costs more than it saves.
 """
 
 from __future__ import annotations
@@ -113,7 +118,9 @@ def _protocol_dir() -> Path:
     return protocol_dir()
 
 
-EXCLUDED_MODULES = ("ssl", "_ssl", "_hashlib", "readline", "tkinter")
+EXCLUDED_MODULES = ("ssl", "_ssl", "_hashlib", "readline", "tkinter", "multiprocessing", "pkgutil")
+"""Never imported by a session. Each found in the analysis costs more than its files: multiprocessing and
+pkgutil bring runtime hooks that import them, and what they import, before the sidecar's first line runs."""
 
 
 def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool, scope: Path | None = None) -> list[str]:
@@ -137,9 +144,12 @@ def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool, scope: 
         "--collect-submodules", "jsonrpcserver",
         "--collect-data", "jsonrpcserver",
         # Never imported by a session, though the analysis finds them: asyncio does without ssl, hashlib
-        # without OpenSSL's _hashlib. Leaving them (and libssl, libcrypto, libreadline) out makes the
-        # binary smaller and, since onefile unpacks everything at each start, quicker to start.
+        # without OpenSSL's _hashlib, nothing runs a process pool. Leaving them (and libssl, libcrypto,
+        # libreadline) out makes the binary smaller and, since onefile unpacks everything at each start,
+        # quicker to start; without multiprocessing and pkgutil, PyInstaller adds no runtime hooks for them.
         *[arg for module in EXCLUDED_MODULES for arg in ("--exclude-module", module)],
+        # onedir: modules as .pyc files that Python's path finder loads, not in a PYZ archive (see above).
+        *([] if onefile else ["--debug", "noarchive"]),
         # Debug symbols (pyenv's libpython keeps them) are half the unpacked size; strip them on Linux.
         *(["--strip"] if sys.platform.startswith("linux") else []),
         "--noupx",

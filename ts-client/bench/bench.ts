@@ -7,12 +7,17 @@
  *   npm run bench -- --quick       # smaller and fewer rounds (under a minute); writes results/quick.json
  *   npm run bench -- --smoke       # seconds; proves the benchmark still runs (the test suite uses it)
  *   npm run bench -- --only utf8-throughput,echo-latency --out /tmp/x.json
+ *   npm run bench -- --only startup-onedir --onedir path/to/process-sidecar-<triple>   # that binary, unbuilt
+ *
+ * The figure startup-onedir runs the bundled onedir binary: the full and quick runs build it first with
+ * `python -m sidecar.bundle --onedir --reuse` into build/bench-bundle/ (seconds when nothing changed, about a
+ * minute when something did); the smoke run measures it only when given one with --onedir.
  *
  * Figures are judged by ratios measured side by side on the same machine at the same time, never by an
  * absolute time, except startup and memory, whose targets are absolute.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,10 +89,12 @@ interface Cli {
   mode: keyof typeof MODES;
   only: Set<string> | undefined;
   out: string | undefined;
+  /** A onedir binary to measure instead of building one. */
+  onedir: string | undefined;
 }
 
 function parseCli(argv: string[]): Cli {
-  const cli: Cli = { mode: 'full', only: undefined, out: undefined };
+  const cli: Cli = { mode: 'full', only: undefined, out: undefined, onedir: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -100,7 +107,8 @@ function parseCli(argv: string[]): Cli {
     else if (arg === '--full') cli.mode = 'full';
     else if (arg.startsWith('--only')) cli.only = new Set(value().split(','));
     else if (arg.startsWith('--out')) cli.out = value();
-    else throw new Error(`unknown argument ${arg} (use --quick, --smoke, --only a,b, --out file)`);
+    else if (arg.startsWith('--onedir')) cli.onedir = path.resolve(value());
+    else throw new Error(`unknown argument ${arg} (use --quick, --smoke, --only a,b, --out file, --onedir binary)`);
   }
   return cli;
 }
@@ -510,6 +518,58 @@ async function startup(config: Config): Promise<Figure> {
   });
 }
 
+/**
+ * The bundled onedir binary, built with --reuse into build/bench-bundle/ (kept between runs, like the test
+ * suite's build/test-bundle/). Undefined, with a note, when PyInstaller is not installed.
+ */
+function buildOnedir(): string | undefined {
+  const root = path.join(repoRoot, 'build', 'bench-bundle');
+  const dist = path.join(root, 'dist');
+  try {
+    execFileSync(python, ['-m', 'sidecar.bundle', '--onedir', '--reuse', '--out', dist, '--work', path.join(root, 'onedir')], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  } catch (error) {
+    console.log(`  (startup-onedir skipped: building the onedir binary failed: ${(error as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+  const folder = readdirSync(dist).find((name) => name.endsWith('-onedir'));
+  return folder ? path.join(dist, folder, folder.slice(0, -'-onedir'.length)) : undefined;
+}
+
+/**
+ * The onedir binary against `python -m sidecar` (its bytecode compiled), launch to the answer to initialize,
+ * side by side: the README says the onedir layout starts as quickly. Ratio binary/python, per round.
+ */
+async function startupOnedir(config: Config, binary: string): Promise<Figure> {
+  compileBytecode();
+  const launch = async (options: NodeLaunchOptions) => {
+    const t0 = nowMs();
+    const sidecar = await Sidecar.launch({ ...options, setDefault: false });
+    const ms = nowMs() - t0;
+    await sidecar.dispose();
+    return ms;
+  };
+  // More rounds than the other startup figure: a start is short, and the ratio is what is judged.
+  const values = await alternate(
+    config.startupRuns * 2,
+    () => launch({ python, cwd: repoRoot, args: SIDECAR_ARGS }),
+    () => launch({ program: binary, cwd: repoRoot, args: SIDECAR_ARGS }),
+  );
+  return judge({
+    id: 'startup-onedir',
+    title: 'startup, onedir binary',
+    work: 'Sidecar.launch() until the answer to initialize: the bundled onedir binary (sidecar side) against python -m sidecar with its bytecode compiled (direct side)',
+    unit: 'ms',
+    better: 'lower',
+    ...values,
+    target: { kind: 'ratio-at-most', max: 1 },
+    targetText: '<= 1x python -m sidecar',
+    details: { binary: path.relative(repoRoot, binary) },
+  });
+}
+
 async function memory(config: Config): Promise<Figure[]> {
   const transport = createNodeTransport({ python, cwd: repoRoot, args: SIDECAR_ARGS });
   const sidecar = await Sidecar.launch({ transport, setDefault: false });
@@ -710,6 +770,10 @@ async function main(): Promise<void> {
     await sidecar.dispose();
   }
   if (wanted('startup')) add(await startup(config));
+  if (wanted('startup-onedir')) {
+    const binary = cli.onedir ?? (cli.mode === 'smoke' ? undefined : buildOnedir());
+    if (binary) add(await startupOnedir(config, binary));
+  }
   if (wanted('memory')) for (const figure of await memory(config)) add(figure);
 
   const rows = [['figure', 'direct (median)', 'sidecar (median)', 'sidecar/direct', 'target', 'verdict'], ...figures.map(describe)];

@@ -143,6 +143,8 @@ export function machineInfo(python: string, cwd: string): MachineInfo {
 export type Target =
   /** sidecar/direct of a higher-is-better quantity must be at least `min`. */
   | { kind: 'ratio-at-least'; min: number }
+  /** sidecar/direct of a lower-is-better quantity (a time) must be at most `max`. */
+  | { kind: 'ratio-at-most'; max: number }
   /** The sidecar's value minus the direct value must be at most `max` (in the figure's unit). */
   | { kind: 'added-at-most'; max: number }
   /** The sidecar's value must be at most `max` (in the figure's unit). */
@@ -195,6 +197,9 @@ export function judge(figure: Figure, holds?: boolean): Figure {
   switch (target.kind) {
     case 'ratio-at-least':
       figure.verdict = (figure.ratio ?? 0) >= target.min ? 'meets' : 'misses';
+      break;
+    case 'ratio-at-most':
+      figure.verdict = (figure.ratio ?? Number.POSITIVE_INFINITY) <= target.max ? 'meets' : 'misses';
       break;
     case 'added-at-most':
       figure.verdict = addedMedian(figure) <= target.max ? 'meets' : 'misses';

@@ -58,6 +58,15 @@ function row(f: Figure): string[] {
         f.targetText,
         verdict(f.verdict),
       ];
+    case 'startup-onedir':
+      return [
+        'startup, onedir binary against `python -m sidecar`',
+        `${num(f.directMedian)} ms (\`python -m sidecar\`)`,
+        `${num(f.sidecarMedian)} ms (the onedir binary)`,
+        `${num(f.ratio, 2)}x`,
+        f.targetText,
+        verdict(f.verdict),
+      ];
     case 'memory-idle':
       return [
         'RSS, idle',
@@ -98,6 +107,7 @@ const order = [
   'execute-rate-16-in-flight',
   'echo-latency',
   'startup',
+  'startup-onedir',
   'memory-idle',
   'memory-flood-stall',
   'scale',
@@ -134,7 +144,8 @@ transport opens, and again on a sidecar without it: base64 in notifications, the
 ${report.config.execCount} times against \`util.promisify(execFile)('true')\`; ${report.config.echoCount} round trips of \`ping\\n\` through a spawned \`cat\`;
 \`Sidecar.launch()\` until the answer to \`initialize\` (with the sidecar's bytecode compiled, as an installed wheel or the
 bundled binary has it; a checkout run where \`PYTHONDONTWRITEBYTECODE=1\` compiles its modules at every start,
-the second number); the sidecar's RSS idle, and while \`yes\` floods stdout
+the second number); the same for the bundled onedir binary against \`python -m sidecar\`, alternating, ${report.config.startupRuns * 2} rounds
+(its direct column is \`python -m sidecar\`, not \`child_process\`); the sidecar's RSS idle, and while \`yes\` floods stdout
 and the host's event loop is blocked for ${report.config.stallMs / 1000} s; ${report.config.scaleChildren} \`cat\`s spawned at once, one line to each, every
 echo back, every exit.
 
