@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from ..wire.encodings import b64encode, to_wire
 from ..wire.raw_channel import STREAMS, RawChannel
+from .output_window import OutputWindow
 
 CHUNK_BYTES = 64 * 1024
 """Most bytes of output per notification. 32-64 KiB is where a Node host reads JSON fastest."""
@@ -44,12 +45,18 @@ class StreamedOutput:
     an idle child's output goes out without waiting for anything (deferring it to a later turn would only
     add latency: the deferred flush runs before the pipe is read again, so there is never more to merge).
     utf-8 is decoded incrementally, so a character split across reads is never split across notifications.
+    With flow control, each notification counts the bytes it carries against the child's window.
     """
 
-    def __init__(self, method: str, encoding: str, pid: Callable[[], int], sink: HeldNotifications) -> None:
+    def __init__(
+        self, method: str, encoding: str, pid: Callable[[], int], sink: HeldNotifications,
+        window: OutputWindow | None = None,
+    ) -> None:
         self._method = method
         self._pid = pid
         self._sink = sink
+        self._window = window
+        self._unsent = 0  # bytes read but not yet in a notification (part of a character)
         if encoding == "base64":
             # Every chunk is encoded on its own: the decoded chunks concatenate to the exact bytes.
             self._decode: Callable[[bytes | memoryview, bool], str] = lambda data, final: b64encode(data).decode("ascii")
@@ -59,19 +66,24 @@ class StreamedOutput:
 
     def feed(self, data: bytes) -> None:
         if len(data) <= CHUNK_BYTES:
-            self._emit(self._decode(data, False))
+            self._emit(self._decode(data, False), len(data))
             return
         view = memoryview(data)
         for start in range(0, len(data), CHUNK_BYTES):
-            self._emit(self._decode(view[start : start + CHUNK_BYTES], False))
+            piece = view[start : start + CHUNK_BYTES]
+            self._emit(self._decode(piece, False), len(piece))
 
     def close(self) -> None:
         """End of file: send what is left, a trailing incomplete character as U+FFFD."""
-        self._emit(self._decode(b"", True))
+        self._emit(self._decode(b"", True), 0)
 
-    def _emit(self, text: str) -> None:
+    def _emit(self, text: str, size: int) -> None:
+        self._unsent += size
         if text:
             self._sink.notify(self._method, {"pid": self._pid(), "data": text})
+            if self._window is not None:
+                self._window.sent(self._unsent)
+            self._unsent = 0
 
 
 class CollectedBudget:

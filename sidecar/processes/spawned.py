@@ -7,6 +7,7 @@
   the protocol allows that, but a raw child waits too: one rule for all.
 - Its `exit` notification is sent once it is finished: exited, and its output all sent (a raw child's end
   frames are written to the channel before it finishes).
+- With flow control (output_window), its notifications count against its window.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..wire.raw_channel import RawChannel
 from .child import Child
 from .launch import LaunchSpec
 from .output_sinks import FramedOutput, HeldNotifications, StreamedOutput
+from .output_window import FlowControl
 from .pipe_child import PipeChild
 from .terminal_child import TerminalChild
 
@@ -36,6 +38,8 @@ class HostRoutes:
     """The pipe that notifications take: it pauses the children that feed it."""
     raw: RawChannel
     """The raw channel, for encoding raw (open or not)."""
+    flow: FlowControl
+    """The windows of flow control (notifications only: frames have the raw channel's own backpressure)."""
 
 
 class SpawnedChild:
@@ -45,11 +49,12 @@ class SpawnedChild:
         self._held = HeldNotifications(routes.notify)
         pid = lambda: self.child.pid  # noqa: E731 - the pid exists only once the child does
         self.child: Child
+        window = None if raw else routes.flow.new_window()
         if pty is not None:
             # A terminal merges the child's stdout and stderr; it all comes as stdout (stderr only ends).
             output = (
                 FramedOutput(routes.raw, "stdout", pid, also_ends=("stderr",)) if raw
-                else StreamedOutput("stdout", spec.encoding, pid, self._held)
+                else StreamedOutput("stdout", spec.encoding, pid, self._held, window)
             )
             self.child = TerminalChild(output, cols=pty[0], rows=pty[1])
         elif raw:
@@ -60,10 +65,12 @@ class SpawnedChild:
             )
         else:
             self.child = PipeChild(
-                StreamedOutput("stdout", spec.encoding, pid, self._held),
-                StreamedOutput("stderr", spec.encoding, pid, self._held),
+                StreamedOutput("stdout", spec.encoding, pid, self._held, window),
+                StreamedOutput("stderr", spec.encoding, pid, self._held, window),
                 stdin_pipe=spec.stdin_pipe,
             )
+        if window is not None:
+            routes.flow.attach(window, self.child)
         # Raw output is throttled by the channel it goes to; notifications by stdout.
         throttle = routes.raw if raw else routes.stdout
         self.child.pause_reading(UNANNOUNCED)

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from .. import __version__
 from ..processes.launch import launch_spec
 from ..processes.output_sinks import CollectedBudget
+from ..processes.output_window import FlowControl
 from ..processes.signals import SIGNALS, parse_signal
 from ..processes.spawned import HostRoutes, SpawnedChild
 from ..processes.supervisor import FORCE_AFTER_MS, Supervisor
@@ -67,7 +68,9 @@ class Handlers:
     ) -> None:
         self._supervisor = supervisor
         self._raw = raw
-        self._routes = HostRoutes(notify=stdout.notify, stdout=stdout, raw=raw)
+        self.flow = FlowControl()
+        self._routes = HostRoutes(notify=stdout.notify, stdout=stdout, raw=raw, flow=self.flow)
+        self._initialized = False
         self._collected = CollectedBudget(settings.max_collected_bytes)
         self._settings = settings
         self._on_shutdown = on_shutdown
@@ -85,6 +88,7 @@ class Handlers:
             "stats": self.stats,
             "shutdown": self.shutdown,
             "$/cancelRequest": self.cancel_request,
+            "$/outputConsumed": self.output_consumed,
         }
         checks = _params_checks()
         missing = set(checks) ^ set(own)
@@ -93,6 +97,10 @@ class Handlers:
 
     async def initialize(self, context: RequestContext, params: dict) -> dict:
         raw_channel = await self._raw.negotiate(params.get("rawChannel", {}).get("fd"))
+        if not self._initialized:  # only the first initialize decides, as for the raw channel
+            self._initialized = True
+            self.flow.window_bytes = params.get("flowControl", {}).get("windowBytes")
+        window = self.flow.window_bytes
         return {
             "serverInfo": {"name": "process-sidecar", "version": __version__},
             "protocolVersion": protocol_files.protocol_version(),
@@ -108,6 +116,7 @@ class Handlers:
                 "resize": PTY_SUPPORTED,
                 "list": True,
                 "stats": True,
+                "flowControl": {"windowBytes": window} if window is not None else None,
             },
         }
 
@@ -153,8 +162,13 @@ class Handlers:
         return tree_usage(child.pid, self._supervisor.excluded)
 
     async def shutdown(self, context: RequestContext, params: dict) -> None:
+        self.flow.lift()  # the children's last output and exits go out whatever was acknowledged
         await self._supervisor.stop_all()
         context.after_response(self._on_shutdown)
 
     async def cancel_request(self, context: RequestContext, params: dict) -> None:
         context.dispatcher.cancel(params["id"])
+
+    async def output_consumed(self, context: RequestContext, params: dict) -> None:
+        for ack in params["acks"]:
+            self.flow.consumed(ack["pid"], ack["notifications"])

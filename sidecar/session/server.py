@@ -121,6 +121,7 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
 
     reason = await ended
     log.info("ending the session: %s", reason)
+    handlers.flow.lift()
     await supervisor.stop_all()
     await dispatcher.idle(timeout=1.0)
     # Every exit notification is queued by now, and the end frames of raw children before them.

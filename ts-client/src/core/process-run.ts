@@ -26,8 +26,9 @@ export interface TerminatedPayload {
 /** What the connection calls for the wire events of one pid. */
 export interface ProcessSink {
   /** A notification's data (in the spawn's encoding), or a frame's bytes from the raw channel. */
-  stdout(data: string | Uint8Array): void;
-  stderr(data: string | Uint8Array): void;
+  /** With flow control, `consumed` is called once the data has been handed to the Command's listeners. */
+  stdout(data: string | Uint8Array, consumed?: () => void): void;
+  stderr(data: string | Uint8Array, consumed?: () => void): void;
   /**
    * The sidecar reported the exit, but 'close' must wait: the child's last frames on the raw channel are
    * still to be read. exit() follows once they are (or lost(), if the connection ends first).
@@ -83,12 +84,18 @@ export class ProcessRun implements ProcessSink {
 
   // --- wire side (called synchronously by the connection) ---
 
-  stdout(data: string | Uint8Array): void {
-    this.#deliver(() => this.#stdout.push(data));
+  stdout(data: string | Uint8Array, consumed?: () => void): void {
+    this.#deliver(() => {
+      this.#stdout.push(data);
+      consumed?.();
+    });
   }
 
-  stderr(data: string | Uint8Array): void {
-    this.#deliver(() => this.#stderr.push(data));
+  stderr(data: string | Uint8Array, consumed?: () => void): void {
+    this.#deliver(() => {
+      this.#stderr.push(data);
+      consumed?.();
+    });
   }
 
   exitArrived(params: ExitParams): void {

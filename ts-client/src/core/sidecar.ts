@@ -28,6 +28,13 @@ export interface ConnectOptions {
    * channel, or when the sidecar declines, raw output travels as base64, with the same events.
    */
   rawChannel?: boolean;
+  /**
+   * End-to-end flow control (protocol: initialize flowControl): at most `windowBytes` of each spawned child's
+   * output is on its way to this client before its listeners have taken it; past that the sidecar stops
+   * reading the child, which waits. Default: what the transport asks for (the Tauri transport asks for it,
+   * the Node transport relies on its pipe). false: off.
+   */
+  flowControl?: { windowBytes: number } | false;
 }
 
 export interface LaunchOptions extends ConnectOptions {
@@ -109,6 +116,13 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   #rawEnded = false;
   /** What the transport was last told by setBusy (undefined: not yet). */
   #busy: boolean | undefined;
+  /** The flow control window to ask for in initialize (undefined: none). */
+  readonly #windowWanted: number | undefined;
+  /** Whether the sidecar took it: output notifications are then acknowledged as listeners take them. */
+  #flowControl = false;
+  /** Notifications handed to listeners and not yet acknowledged, per pid. */
+  readonly #consumed = new Map<number, number>();
+  #acksScheduled = false;
 
   /**
    * Connects over `transport` and starts it, without the initialize handshake (launch() does both).
@@ -118,6 +132,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     this.#transport = transport;
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.#rawWanted = options.rawChannel !== false;
+    this.#windowWanted = options.flowControl === false ? undefined : options.flowControl?.windowBytes ?? transport.flowControlWindowBytes;
     this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.#rpc = new RpcConnection(transport, {
       notification: (method, params) => this.#onNotification(method, params),
@@ -160,6 +175,9 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     if (params.rawChannel === undefined && channel && this.#rawWanted && !this.#rawEnded) {
       params = { ...params, rawChannel: { fd: channel.fd } };
     }
+    if (params.flowControl === undefined && this.#windowWanted !== undefined) {
+      params = { ...params, flowControl: { windowBytes: this.#windowWanted } };
+    }
     const result = await this.request('initialize', params);
     if (result.protocolVersion !== PROTOCOL_VERSION) {
       throw new SidecarError(
@@ -175,6 +193,8 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     if (channel && params.rawChannel?.fd === channel.fd && result.capabilities.rawChannel === true && !this.#rawEnded) {
       this.#rawOpen = true;
     }
+    // The first initialize decides, on both sides; an older sidecar leaves flowControl out: none.
+    this.#flowControl = typeof result.capabilities.flowControl === 'object' && result.capabilities.flowControl !== null;
     return result;
   }
 
@@ -293,7 +313,12 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
       case 'stdout':
       case 'stderr': {
         const { pid, data } = params as OutputParams;
-        this.#processes.get(pid)?.[method](data);
+        const sink = this.#processes.get(pid);
+        // With flow control every notification is acknowledged once taken, also one nobody routes (the
+        // sidecar would hold that child back for ever otherwise).
+        const consumed = this.#flowControl ? () => this.#consume(pid) : undefined;
+        if (sink) sink[method](data, consumed);
+        else consumed?.();
         break;
       }
       case 'exit': {
@@ -316,6 +341,21 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
         // Newer sidecars may add notifications; an older client ignores them.
         break;
     }
+  }
+
+  /** A notification of `pid` was taken by its listeners: acknowledge it with the others of this turn. */
+  #consume(pid: number): void {
+    this.#consumed.set(pid, (this.#consumed.get(pid) ?? 0) + 1);
+    if (this.#acksScheduled) return;
+    this.#acksScheduled = true;
+    // One $/outputConsumed for everything taken in this turn (a chunk of notifications is dispatched
+    // synchronously): few messages, and each as soon as the listeners are done.
+    queueMicrotask(() => {
+      this.#acksScheduled = false;
+      const acks = [...this.#consumed].map(([pid, notifications]) => ({ pid, notifications }));
+      this.#consumed.clear();
+      if (acks.length && this.#rpc.isOpen) this.#rpc.notify('$/outputConsumed', { acks });
+    });
   }
 
   #onRawData(chunk: Uint8Array): void {

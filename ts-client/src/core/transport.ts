@@ -70,4 +70,11 @@ export interface Transport {
    * program from exiting, as an unref'd handle does not. Without it, the transport's handles decide alone.
    */
   setBusy?(busy: boolean): void;
+  /**
+   * Optional. The flow control window (bytes per child) this transport asks for in initialize, when its pipe
+   * from the sidecar does not bound memory by itself (the Tauri transport: the shell plugin reads and
+   * forwards without ever waiting for the page). Undefined: no flow control (the pipe's backpressure
+   * suffices, as with Node's child_process). LaunchOptions.flowControl overrides it.
+   */
+  readonly flowControlWindowBytes?: number;
 }

@@ -133,6 +133,12 @@ export interface InitializeParams {
      */
     fd: number;
   };
+  /**
+   * Ask for end-to-end flow control, for hosts whose pipe from the sidecar does not bound memory (a webview behind an IPC that never waits, a stream over ssh): each spawned child may have at most windowBytes of output (its bytes as read, before encoding) in stdout/stderr notifications the host has not acknowledged with $/outputConsumed; past that the sidecar stops reading that child's pipes until acknowledgements come. Without it, the pipe to the host is the only backpressure.
+   */
+  flowControl?: {
+    windowBytes: number;
+  };
 }
 export interface InitializeResult {
   serverInfo: {
@@ -186,6 +192,12 @@ export interface InitializeResult {
      * Whether the stats method exists. Absent in older sidecars: treat as false.
      */
     stats?: boolean;
+    /**
+     * The flow control in effect: the window per child, in bytes, that the host asked for in initialize; null when it did not ask. Absent in older sidecars: they have none (do not send $/outputConsumed).
+     */
+    flowControl?: {
+      windowBytes: number;
+    } | null;
   };
 }
 /**
@@ -264,6 +276,30 @@ export interface OutputParams {
    */
   pid: number;
   data: string;
+}
+/**
+ * Flow control (see initialize flowControl): the host has consumed this many more stdout and stderr notifications of each child, counted in the order they came. Each acknowledged notification gives its bytes back to that child's window. Unknown pids are ignored; more than were sent counts as all of them.
+ */
+export interface OutputConsumedParams {
+  /**
+   * @minItems 1
+   */
+  acks: [
+    {
+      /**
+       * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
+       */
+      pid: number;
+      notifications: number;
+    },
+    ...{
+      /**
+       * Process id of a child that this sidecar spawned (a pid_t: at most 2147483647).
+       */
+      pid: number;
+      notifications: number;
+    }[]
+  ];
 }
 /**
  * Set the size of a pty child's terminal. The child's foreground process group gets SIGWINCH and reads the new size (TIOCGWINSZ, stty size).

@@ -1,0 +1,127 @@
+"""End-to-end flow control (initialize flowControl, $/outputConsumed): a child's output on its way to the host
+never exceeds its window; acknowledgements let it flow, exactly and in order; one child held back stalls
+no other; the end of the session lifts every window."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from sidecar_client import Sidecar, eventually, python
+
+WINDOW = 65536
+CHUNK = 65536  # the most bytes a notification carries (sidecar/processes/output_sinks.py)
+FLOOD = python(
+    "import sys\n"
+    "line = b'0123456789abcdefghijklmnopqrstuvwxyz' * 2 + b'\\n'\n"
+    "sys.stdout.buffer.write(line * (8 * 1024 * 1024 // len(line)))"
+)
+FLOOD_BYTES = (8 * 1024 * 1024 // 73) * 73
+
+
+def _flow_sidecar() -> Sidecar:
+    sidecar = Sidecar("--log-level", "error")
+    capabilities = sidecar.request("initialize", {"flowControl": {"windowBytes": WINDOW}})["capabilities"]
+    assert capabilities["flowControl"] == {"windowBytes": WINDOW}
+    return sidecar
+
+
+def _data(sidecar: Sidecar, pid: int) -> list[str]:
+    return [n["params"]["data"] for n in sidecar.events(pid) if n["method"] in ("stdout", "stderr")]
+
+
+def _held_at(sidecar: Sidecar, pid: int) -> int:
+    """Once nothing more arrives for a while: how many notifications the child has sent."""
+    seen = -1
+    while True:
+        count = len(_data(sidecar, pid))
+        if count == seen:
+            return count
+        seen = count
+        time.sleep(0.5)
+
+
+def test_unacknowledged_output_stops_at_the_window_and_acknowledgements_let_all_of_it_through():
+    sidecar = _flow_sidecar()
+    try:
+        pid = sidecar.spawn(*FLOOD)
+        held = _held_at(sidecar, pid)
+        unacknowledged = sum(len(data) for data in _data(sidecar, pid))
+        assert WINDOW <= unacknowledged < WINDOW + CHUNK, unacknowledged
+        assert sidecar.events(pid)[-1]["method"] != "exit", "the child is held back, not finished"
+        acked = 0
+        deadline = time.monotonic() + 60
+        while not (sidecar.events(pid) and sidecar.events(pid)[-1]["method"] == "exit"):
+            assert time.monotonic() < deadline, "timed out"
+            count = len(_data(sidecar, pid))
+            if count > acked:
+                sidecar.notify("$/outputConsumed", {"acks": [{"pid": pid, "notifications": count - acked}]})
+                acked = count
+            else:
+                time.sleep(0.01)
+        assert held < len(_data(sidecar, pid))
+        text = "".join(_data(sidecar, pid)).encode()
+        assert len(text) == FLOOD_BYTES
+        line = b"0123456789abcdefghijklmnopqrstuvwxyz" * 2 + b"\n"
+        assert hashlib.sha256(text).digest() == hashlib.sha256(line * (FLOOD_BYTES // 73)).digest()
+        assert sidecar.wait_exit(pid)["code"] == 0
+    finally:
+        sidecar.kill()
+
+
+def test_a_child_held_at_its_window_stalls_no_other():
+    sidecar = _flow_sidecar()
+    try:
+        held = sidecar.spawn(*FLOOD)
+        _held_at(sidecar, held)
+        # Another child, acknowledged as it goes, runs to its end meanwhile.
+        other = sidecar.spawn(*python("import sys; sys.stdout.write('z' * 300000)"))
+        acked = 0
+        deadline = time.monotonic() + 30
+        while not (sidecar.events(other) and sidecar.events(other)[-1]["method"] == "exit"):
+            assert time.monotonic() < deadline, "the other child was stalled"
+            count = len(_data(sidecar, other))
+            if count > acked:
+                sidecar.notify("$/outputConsumed", {"acks": [{"pid": other, "notifications": count - acked}]})
+                acked = count
+            time.sleep(0.01)
+        assert "".join(_data(sidecar, other)) == "z" * 300000
+        assert sidecar.events(held)[-1]["method"] != "exit"
+        assert sidecar.request("stats", {"pid": held})["pid"] == held, "still running, held back"
+    finally:
+        sidecar.kill()
+
+
+def test_the_end_of_the_session_lifts_every_window():
+    sidecar = _flow_sidecar()
+    try:
+        pids = [sidecar.spawn(*FLOOD) for _ in range(3)]
+        for pid in pids:
+            _held_at(sidecar, pid)
+        started = time.monotonic()
+        sidecar.request("shutdown", {}, timeout=20)
+        assert time.monotonic() - started < 10
+        for pid in pids:
+            assert sidecar.events(pid)[-1]["method"] == "exit"
+    finally:
+        sidecar.kill()
+
+
+def test_without_flow_control_acknowledgements_are_ignored_and_nothing_is_held(sidecar: Sidecar):
+    assert sidecar.request("initialize", {})["capabilities"]["flowControl"] is None
+    sidecar.notify("$/outputConsumed", {"acks": [{"pid": 1, "notifications": 5}]})
+    pid = sidecar.spawn(*FLOOD)
+    assert sidecar.wait_exit(pid, timeout=60)["code"] == 0
+    assert len("".join(_data(sidecar, pid))) == FLOOD_BYTES
+
+
+def test_acknowledgements_for_unknown_pids_or_too_many_are_harmless():
+    sidecar = _flow_sidecar()
+    try:
+        sidecar.notify("$/outputConsumed", {"acks": [{"pid": 424242, "notifications": 3}]})
+        pid = sidecar.spawn("echo", "hi")
+        eventually(lambda: sidecar.events(pid) and sidecar.events(pid)[-1]["method"] == "exit", what="the exit")
+        sidecar.notify("$/outputConsumed", {"acks": [{"pid": pid, "notifications": 1000}]})
+        assert sidecar.request("list", {}) == {"children": []}
+    finally:
+        sidecar.kill()
