@@ -21,11 +21,28 @@ def _positive(text: str) -> int:
     return value
 
 
+def _protocol_doc() -> str:
+    """Where this copy's PROTOCOL.md is: inside an installed package (sidecar/protocol/, put there by the
+    wheel build), or in a checkout's protocol/ beside it. A bundled binary has none a user could open (a
+    onefile one unpacks into a directory that is gone once it exits): it names the document instead."""
+    if not getattr(sys, "frozen", False):
+        from pathlib import Path
+
+        package = Path(__file__).resolve().parent
+        for candidate in (package / "protocol" / "PROTOCOL.md", package.parent / "protocol" / "PROTOCOL.md"):
+            if candidate.is_file():
+                return str(candidate)
+    return "PROTOCOL.md, in the Python package as sidecar/protocol/PROTOCOL.md"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="process-sidecar",
-        description="Own OS processes for a host that speaks line-delimited JSON-RPC 2.0 on this "
-        "program's stdin and stdout (see protocol/PROTOCOL.md). Logs go to stderr.",
+        # Raw: the path must not be wrapped (argparse breaks lines at hyphens).
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Own OS processes for a host that speaks line-delimited JSON-RPC 2.0 on this\n"
+        "program's stdin and stdout. Logs go to stderr.\n\n"
+        f"The protocol: {_protocol_doc()}",
     )
     parser.add_argument("--max-line-bytes", type=_positive, default=64 * 1024 * 1024,
                         help="longest request line accepted (default 64 MiB)")
