@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 from typing import Any, Callable
 
 from .. import __version__
@@ -47,6 +49,13 @@ def _integers(params: dict) -> dict:
         name: {key: integer(item) for key, item in value.items()} if isinstance(value, dict) else integer(value)
         for name, value in params.items()
     }
+
+
+def executable_dir() -> str:
+    """The directory of this sidecar's executable (initialize's serverInfo.executableDir): the bundled binary's
+    own, which a onefile one keeps in sys.executable although it runs unpacked elsewhere, and where Tauri puts
+    every externalBin file; else that of the Python running it (not resolved: a venv's bin/ stays itself)."""
+    return os.path.dirname(os.path.abspath(sys.executable))
 
 
 def _checked(check: Check, handler: Handler) -> Handler:
@@ -102,7 +111,7 @@ class Handlers:
             self.flow.window_bytes = params.get("flowControl", {}).get("windowBytes")
         window = self.flow.window_bytes
         return {
-            "serverInfo": {"name": "process-sidecar", "version": __version__},
+            "serverInfo": {"name": "process-sidecar", "version": __version__, "executableDir": executable_dir()},
             "protocolVersion": protocol_files.protocol_version(),
             "capabilities": {
                 "encodings": ["utf-8", "base64"],

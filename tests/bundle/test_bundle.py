@@ -98,7 +98,7 @@ def test_the_binary_is_named_for_tauri_externalbin(onefile_binary):
 def test_protocol_smoke_test(binary, start, tmp_path):
     sidecar = start(binary)
     info = sidecar.request("initialize", {"clientInfo": {"name": "test_bundle"}})
-    assert info["serverInfo"] == {"name": "process-sidecar", "version": __version__}
+    assert info["serverInfo"] == {"name": "process-sidecar", "version": __version__, "executableDir": str(binary.parent)}
     assert info["protocolVersion"] == "1"  # read from the protocol files bundled inside the binary
 
     result = sidecar.request("execute", {"command": "sh -c 'echo out; echo err >&2; exit 3'"})
