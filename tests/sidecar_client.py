@@ -38,12 +38,13 @@ def eventually(
     what: str = "the condition",
     *,
     changed: threading.Condition | None = None,
+    interval: float = POLL_SECONDS,
 ) -> T:
     """Wait until `condition()` is true, for at most `timeout` seconds; its (true) value, or TimeoutError
     naming `what`.
 
     With `changed`, a threading.Condition notified whenever what `condition` reads changes, it waits on that
-    and calls `condition` holding its lock; without, it asks again every POLL_SECONDS (files, processes).
+    and calls `condition` holding its lock; without, it asks again every `interval` (files, processes).
     """
     if changed is not None:
         with changed:
@@ -51,7 +52,7 @@ def eventually(
     else:
         deadline = time.monotonic() + timeout
         while not (value := condition()) and time.monotonic() < deadline:
-            time.sleep(POLL_SECONDS)
+            time.sleep(interval)
     if not value:
         raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
     return value

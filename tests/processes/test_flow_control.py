@@ -30,15 +30,37 @@ def _data(sidecar: Sidecar, pid: int) -> list[str]:
     return [n["params"]["data"] for n in sidecar.events(pid) if n["method"] in ("stdout", "stderr")]
 
 
+def _exited(sidecar: Sidecar, pid: int) -> bool:
+    events = sidecar.events(pid)
+    return bool(events) and events[-1]["method"] == "exit"
+
+
 def _held_at(sidecar: Sidecar, pid: int) -> int:
-    """Once nothing more arrives for a while: how many notifications the child has sent."""
-    seen = -1
-    while True:
+    """Once the child has filled its window and nothing more arrives for half a second (it waits, held
+    back): how many notifications it has sent."""
+    eventually(lambda: sum(len(data) for data in _data(sidecar, pid)) >= WINDOW, what="a window's worth of output")
+    counts = [-1]
+
+    def settled() -> bool:
+        counts.append(len(_data(sidecar, pid)))
+        return counts[-1] == counts[-2]
+
+    eventually(settled, what="the output to stop at the window", interval=0.5)
+    return counts[-1]
+
+
+def _acknowledge_until_exit(sidecar: Sidecar, pid: int, timeout: float) -> None:
+    """Acknowledge every notification of `pid` as it comes, as a host that keeps up would, until its exit."""
+    acked = [0]
+
+    def acknowledged_to_the_end() -> bool:
         count = len(_data(sidecar, pid))
-        if count == seen:
-            return count
-        seen = count
-        time.sleep(0.5)
+        if count > acked[0]:
+            sidecar.notify("$/outputConsumed", {"acks": [{"pid": pid, "notifications": count - acked[0]}]})
+            acked[0] = count
+        return _exited(sidecar, pid)
+
+    eventually(acknowledged_to_the_end, timeout, f"the exit of {pid}, acknowledged as it went")
 
 
 def test_unacknowledged_output_stops_at_the_window_and_acknowledgements_let_all_of_it_through():
@@ -49,16 +71,7 @@ def test_unacknowledged_output_stops_at_the_window_and_acknowledgements_let_all_
         unacknowledged = sum(len(data) for data in _data(sidecar, pid))
         assert WINDOW <= unacknowledged < WINDOW + CHUNK, unacknowledged
         assert sidecar.events(pid)[-1]["method"] != "exit", "the child is held back, not finished"
-        acked = 0
-        deadline = time.monotonic() + 60
-        while not (sidecar.events(pid) and sidecar.events(pid)[-1]["method"] == "exit"):
-            assert time.monotonic() < deadline, "timed out"
-            count = len(_data(sidecar, pid))
-            if count > acked:
-                sidecar.notify("$/outputConsumed", {"acks": [{"pid": pid, "notifications": count - acked}]})
-                acked = count
-            else:
-                time.sleep(0.01)
+        _acknowledge_until_exit(sidecar, pid, timeout=60)
         assert held < len(_data(sidecar, pid))
         text = "".join(_data(sidecar, pid)).encode()
         assert len(text) == FLOOD_BYTES
@@ -76,15 +89,7 @@ def test_a_child_held_at_its_window_stalls_no_other():
         _held_at(sidecar, held)
         # Another child, acknowledged as it goes, runs to its end meanwhile.
         other = sidecar.spawn(*python("import sys; sys.stdout.write('z' * 300000)"))
-        acked = 0
-        deadline = time.monotonic() + 30
-        while not (sidecar.events(other) and sidecar.events(other)[-1]["method"] == "exit"):
-            assert time.monotonic() < deadline, "the other child was stalled"
-            count = len(_data(sidecar, other))
-            if count > acked:
-                sidecar.notify("$/outputConsumed", {"acks": [{"pid": other, "notifications": count - acked}]})
-                acked = count
-            time.sleep(0.01)
+        _acknowledge_until_exit(sidecar, other, timeout=30)
         assert "".join(_data(sidecar, other)) == "z" * 300000
         assert sidecar.events(held)[-1]["method"] != "exit"
         assert sidecar.request("stats", {"pid": held})["pid"] == held, "still running, held back"
@@ -120,7 +125,7 @@ def test_acknowledgements_for_unknown_pids_or_too_many_are_harmless():
     try:
         sidecar.notify("$/outputConsumed", {"acks": [{"pid": 424242, "notifications": 3}]})
         pid = sidecar.spawn("echo", "hi")
-        eventually(lambda: sidecar.events(pid) and sidecar.events(pid)[-1]["method"] == "exit", what="the exit")
+        eventually(lambda: _exited(sidecar, pid), what="the exit")
         sidecar.notify("$/outputConsumed", {"acks": [{"pid": pid, "notifications": 1000}]})
         assert sidecar.request("list", {}) == {"children": []}
     finally:
