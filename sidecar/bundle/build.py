@@ -21,9 +21,10 @@ Layouts, as measured on Linux with PyInstaller 6 (what runs inside: sidecar/bund
   Electron's extraResources or a VS Code extension; not for externalBin, which copies a single file. Its
   Python modules lie in _internal/ as .pyc files (PyInstaller's noarchive), which Python's own path finder
   loads, instead of in a PYZ archive that PyInstaller's importer decompresses module by module in Python
-  code: that alone made it start ~15% faster than `python -m sidecar` here, where the archive made it ~2%
-  slower (ts-client/bench, figure startup-onedir). Onefile keeps the archive: it would have to unpack every
-  .pyc at each start, which costs more than it saves.
+  code. Measured here, launch to the answer to initialize against `python -m sidecar`: 0.84x where the archive
+  made it 1.02x, and through the TypeScript client (ts-client/bench, figure startup-onedir) 0.94x against
+  1.14x. Onefile keeps the archive: it would have to unpack every .pyc at each start, which costs more than it
+  saves.
 """
 
 from __future__ import annotations
