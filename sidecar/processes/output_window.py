@@ -28,12 +28,13 @@ class OutputWindow:
         self._sizes: deque[int] = deque()
         self._outstanding = 0
         self._paused = False
+        self._lifted = False
 
     def sent(self, size: int) -> None:
         """A notification of `size` bytes of output is on its way."""
         self._sizes.append(size)
         self._outstanding += size
-        if self._outstanding >= self._window_bytes and not self._paused and self.child is not None:
+        if self._outstanding >= self._window_bytes and not (self._paused or self._lifted) and self.child is not None:
             self._paused = True
             self.child.pause_reading(WINDOW)
 
@@ -42,10 +43,14 @@ class OutputWindow:
         for _ in range(min(notifications, len(self._sizes))):
             self._outstanding -= self._sizes.popleft()
         if self._outstanding < self._window_bytes:
-            self.open()
+            self._open()
 
-    def open(self) -> None:
-        """Let the output flow whatever is outstanding (the session is ending)."""
+    def lift(self) -> None:
+        """From now on the output flows whatever is outstanding (the session is ending)."""
+        self._lifted = True
+        self._open()
+
+    def _open(self) -> None:
         if self._paused and self.child is not None:
             self._paused = False
             self.child.resume_reading(WINDOW)
@@ -86,4 +91,4 @@ class FlowControl:
         """The session is ending: no window holds any child back any more (their output and exits go out)."""
         self.window_bytes = None
         for window in self._windows.values():
-            window.open()
+            window.lift()
