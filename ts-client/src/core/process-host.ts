@@ -24,4 +24,6 @@ export interface ProcessHost {
    * from the moment the answer is read, so that none is lost; resolves with the pid.
    */
   spawnProcess(params: SpawnParams, sink: ProcessSink): Promise<number>;
+  /** The Child that spawn() returned for `pid`, while that child's exit has not been reported (for `new Child(pid)`). */
+  findChild?(pid: number): unknown;
 }
