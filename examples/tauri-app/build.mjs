@@ -1,8 +1,9 @@
 // Bundles the page into dist/ (tauri.conf.json's build.frontendDist). `--e2e` adds the end-to-end test page.
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 const e2e = process.argv.includes('--e2e');
+await rm('dist', { recursive: true, force: true }); // the app's build never embeds the test page
 await mkdir('dist', { recursive: true });
 await copyFile('index.html', 'dist/index.html');
 await copyFile('node_modules/@xterm/xterm/css/xterm.css', 'dist/xterm.css');
