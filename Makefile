@@ -52,7 +52,7 @@ bench: $(STAMP) $(TS_STAMP)
 TAURI_APP := examples/tauri-app
 CARGO_TARGET_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/process-sidecar/cargo-target
 CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
-TAURI_APT_PACKAGES := libwebkit2gtk-4.1-dev build-essential pkg-config libxdo-dev xvfb
+TAURI_APT_PACKAGES := libwebkit2gtk-4.1-dev build-essential pkg-config xvfb
 TAURI_NPM_STAMP := $(TAURI_APP)/node_modules/.installed-stamp
 .PHONY: tauri-system-deps tauri-app
 

@@ -18,6 +18,10 @@ import pytest
 
 from app import App, Proc, left_of, tree, wait_until
 
+# Starting the app (WebKit, the one-file sidecar unpacking itself) takes seconds on a busy 2-core machine;
+# every wait inside has its own limit.
+pytestmark = pytest.mark.timeout(180)
+
 
 def scenario(app: App, name: str, results, timeout: float = 60) -> dict:
     result = app.run(name, timeout)
@@ -43,7 +47,6 @@ def test_02_spawn_stream_write_close_stdin(shared_app, results):
     assert detail["events"] == ["one\n", "two\n", "name? ", "hello world\n", "more\n", "end\n", "close"]
 
 
-@pytest.mark.timeout(300)
 def test_03_exact_bytes_16_mib_raw(shared_app, results):
     detail = scenario(shared_app, "bytes", results, timeout=240)
     assert len(detail["sha256"]) == 64
