@@ -166,7 +166,7 @@ test('a reload: the next launch kills the sidecar an earlier load of the page le
   // sessionStorage, as the transport leaves them. Its JavaScript is gone; the plugin's child is not.
   const old = ShellCommand.sidecar(DEFAULT_TAURI_SIDECAR, ['--log-level', 'error'], { encoding: 'raw' });
   let answer = '';
-  old.stdout.on('data', (chunk: number[]) => (answer += Buffer.from(chunk).toString()));
+  old.stdout.on('data', (chunk) => void (answer += Buffer.from(chunk as ArrayLike<number>).toString())); // number[] from the bridge
   const oldChild = await old.spawn();
   sessionStorage.setItem(TAURI_SIDECARS_KEY, JSON.stringify([oldChild.pid]));
   await oldChild.write('{"jsonrpc":"2.0","id":1,"method":"spawn","params":{"program":"sleep","args":["1000"]}}\n');
