@@ -11,16 +11,18 @@ import { spawn, type ChildProcess as NodeChild } from 'node:child_process';
 import { constants } from 'node:os';
 import { after, before, test } from 'node:test';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { Command as ShellCommand } from '@tauri-apps/plugin-shell';
 import {
   ClientErrorCode,
   Command,
   DEFAULT_TAURI_SIDECAR,
   Sidecar,
+  TAURI_SIDECARS_KEY,
   getDefaultSidecar,
   isSidecarError,
   type TerminatedPayload,
 } from '../src/transports/tauri.js';
-import { nextEvent, python, repoRoot, sleep } from './helpers.js';
+import { eventually, nextEvent, processExists, python, repoRoot, sleep } from './helpers.js';
 
 interface SpawnArgs {
   program: string;
@@ -157,4 +159,45 @@ test('the sidecar dying is reported to pending calls', { timeout: 30000 }, async
   processes.get(pid)!.kill('SIGKILL');
   await assert.rejects(pending, (error: unknown) => isSidecarError(error) && error.code === ClientErrorCode.ConnectionClosed);
   assert.equal(sidecar.state, 'closed');
+});
+
+test('a reload: the next launch kills the sidecar an earlier load of the page left running, and its children end', { timeout: 30000 }, async () => {
+  // The earlier load of the page: a sidecar started through the shell plugin, with a child, and its pid in
+  // sessionStorage, as the transport leaves them. Its JavaScript is gone; the plugin's child is not.
+  const old = ShellCommand.sidecar(DEFAULT_TAURI_SIDECAR, ['--log-level', 'error'], { encoding: 'raw' });
+  let answer = '';
+  old.stdout.on('data', (chunk) => void (answer += Buffer.from(chunk as ArrayLike<number>).toString())); // number[] from the bridge
+  const oldChild = await old.spawn();
+  sessionStorage.setItem(TAURI_SIDECARS_KEY, JSON.stringify([oldChild.pid]));
+  await oldChild.write('{"jsonrpc":"2.0","id":1,"method":"spawn","params":{"program":"sleep","args":["1000"]}}\n');
+  assert.ok(await eventually(() => answer.includes('"pid"'), 10000), answer);
+  const sleeper: number = JSON.parse(answer.split('\n')[0]!).result.pid;
+  assert.ok(processExists(sleeper));
+
+  // The new load of the page launches its sidecar as usual.
+  const before = calls.length;
+  const sidecar = await Sidecar.launch({ setDefault: false, stderr: 'ignore' });
+  try {
+    const mine = calls.slice(before).map((c) => `${c.cmd} ${c.args.pid ?? ''}`.trim());
+    assert.deepEqual(mine.slice(0, 2), [`plugin:shell|kill ${oldChild.pid}`, 'plugin:shell|spawn'], 'the stale one is killed first');
+    assert.ok((await exits.get(oldChild.pid)!).signal === 'SIGKILL');
+    // A killed sidecar's guardian stops its children (the bundled binary's does it at once).
+    assert.ok(await eventually(() => !processExists(sleeper), 5000), `the old sidecar's child ${sleeper} is gone`);
+    assert.deepEqual(JSON.parse(sessionStorage.getItem(TAURI_SIDECARS_KEY)!), [sidecarPids.at(-1)]);
+    assert.equal((await sidecar.command('sh', ['-c', 'echo works']).execute()).stdout, 'works\n');
+  } finally {
+    await sidecar.dispose();
+  }
+  assert.equal(sessionStorage.getItem(TAURI_SIDECARS_KEY), null, 'a disposed sidecar is forgotten');
+
+  // A sidecar of this very load is never taken for a stale one.
+  const first = await Sidecar.launch({ setDefault: false, stderr: 'ignore' });
+  const second = await Sidecar.launch({ setDefault: false, stderr: 'ignore' });
+  try {
+    assert.equal(first.state, 'open');
+    assert.equal((await first.command('sh', ['-c', 'echo still']).execute()).stdout, 'still\n');
+    assert.equal(JSON.parse(sessionStorage.getItem(TAURI_SIDECARS_KEY)!).length, 2);
+  } finally {
+    await Promise.all([first.dispose(), second.dispose()]);
+  }
 });

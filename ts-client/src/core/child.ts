@@ -6,8 +6,9 @@
 import type { KillParams, StatsResult } from '../generated/protocol.js';
 import { ErrorCode } from '../generated/errors.js';
 import { encodeBase64, toBytes } from './base64.js';
-import { isSidecarError } from './errors.js';
-import type { Command, CommandEvents, IOPayload } from './command.js';
+import { SidecarError, isSidecarError, notConnectedError } from './errors.js';
+import { Command, type CommandEvents, type IOPayload } from './command.js';
+import { getDefaultSidecar } from './default-sidecar.js';
 import type { Signal } from './options.js';
 import type { ProcessHost } from './process-host.js';
 import type { ProcessRun, TerminatedPayload } from './process-run.js';
@@ -38,17 +39,46 @@ const BYTES_CHUNK = 3 << 18; // 768 KiB; 1 MiB of base64
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export class Child<O extends IOPayload = any> {
   readonly pid: number;
-  /** The Command this child was spawned from; its events are this child's events. */
+  /**
+   * The Command this child was spawned from; its events are this child's events. For a `new Child(pid)` of a
+   * pid this client is not running (any more), a Command that emits nothing.
+   */
   readonly command: Command<O>;
-  readonly #host: ProcessHost;
-  readonly #run: ProcessRun;
+  /** The sidecar; for `new Child(pid)` made before any sidecar was the default, the default at each call. */
+  readonly #host: ProcessHost | undefined;
+  /** The child's run, when this client spawned it and its end has not yet been delivered at wrap time. */
+  readonly #run: ProcessRun | undefined;
 
-  /** @internal Children are made by Command.spawn(). */
-  constructor(host: ProcessHost, pid: number, command: Command<O>, run: ProcessRun) {
-    this.#host = host;
-    this.pid = pid;
-    this.command = command;
-    this.#run = run;
+  /**
+   * A handle on a child of the default sidecar from its pid alone, as `new Child(pid)` of
+   * @tauri-apps/plugin-shell: a pid handed around as a plain number can be wrapped again to `write`,
+   * `closeStdin`, `kill`, `resize` or `stats`. If this client spawned that pid and it is still running, the
+   * new handle is the same child as the one spawn() returned: `command`, its events, `wait()` and
+   * `exitStatus` work too; otherwise `wait()` rejects with UnknownProcess.
+   */
+  constructor(pid: number);
+  /** @internal Command.spawn() makes its children with this. */
+  constructor(host: ProcessHost, pid: number, command: Command<O>, run: ProcessRun);
+  constructor(hostOrPid: ProcessHost | number, pid?: number, command?: Command<O>, run?: ProcessRun) {
+    if (typeof hostOrPid === 'number') {
+      this.pid = hostOrPid;
+      this.#host = getDefaultSidecar() ?? undefined;
+      const original = this.#host?.findChild?.(hostOrPid) as Child<O> | undefined;
+      this.#run = original ? original.#run : undefined;
+      this.command = original?.command ?? new Command<O>(`pid ${hostOrPid}`);
+    } else {
+      this.#host = hostOrPid;
+      this.pid = pid!;
+      this.command = command!;
+      this.#run = run!;
+    }
+  }
+
+  /** The sidecar to talk to: the one it was made with, else the default one now. */
+  get #sidecar(): ProcessHost {
+    const host = this.#host ?? getDefaultSidecar();
+    if (!host) throw notConnectedError(`No sidecar for child ${this.pid}: call Sidecar.launch() (or setDefaultSidecar()) first.`);
+    return host;
   }
 
   /** The command's stdout emitter ('data' events). */
@@ -87,13 +117,13 @@ export class Child<O extends IOPayload = any> {
   async write(data: WriteData): Promise<void> {
     const requests: Array<Promise<null>> = [];
     if (typeof data === 'string') {
-      for (const piece of splitText(data)) requests.push(this.#host.request('write', { pid: this.pid, data: piece }));
+      for (const piece of splitText(data)) requests.push(this.#sidecar.request('write', { pid: this.pid, data: piece }));
     } else {
       const bytes = toBytes(data);
       let offset = 0;
       do {
         const piece = bytes.subarray(offset, offset + BYTES_CHUNK);
-        requests.push(this.#host.request('write', { pid: this.pid, data: encodeBase64(piece), encoding: 'base64' }));
+        requests.push(this.#sidecar.request('write', { pid: this.pid, data: encodeBase64(piece), encoding: 'base64' }));
         offset += BYTES_CHUNK;
       } while (offset < bytes.length);
     }
@@ -107,7 +137,7 @@ export class Child<O extends IOPayload = any> {
    */
   async closeStdin(): Promise<void> {
     try {
-      await this.#host.request('closeStdin', { pid: this.pid });
+      await this.#sidecar.request('closeStdin', { pid: this.pid });
     } catch (error) {
       if (!this.#exitedBefore(error)) throw error;
     }
@@ -119,7 +149,7 @@ export class Child<O extends IOPayload = any> {
    * follows. Killing a child that has already exited does nothing.
    */
   async kill(signalOrOptions?: Signal | KillOptions): Promise<void> {
-    if (this.#run.arrivedExit) return;
+    if (this.#run?.arrivedExit) return;
     const options: KillOptions =
       typeof signalOrOptions === 'object' && signalOrOptions !== null ? signalOrOptions : { signal: signalOrOptions };
     const params: KillParams = { pid: this.pid };
@@ -127,7 +157,7 @@ export class Child<O extends IOPayload = any> {
     if (options.tree !== undefined) params.tree = options.tree;
     if (options.forceAfterMs !== undefined) params.forceAfterMs = options.forceAfterMs;
     try {
-      await this.#host.request('kill', params);
+      await this.#sidecar.request('kill', params);
     } catch (error) {
       if (!this.#exitedBefore(error)) throw error;
     }
@@ -140,7 +170,7 @@ export class Child<O extends IOPayload = any> {
    */
   async resize(cols: number, rows: number): Promise<void> {
     try {
-      await this.#host.request('resize', { pid: this.pid, cols, rows });
+      await this.#sidecar.request('resize', { pid: this.pid, cols, rows });
     } catch (error) {
       if (!this.#exitedBefore(error)) throw error;
     }
@@ -152,7 +182,7 @@ export class Child<O extends IOPayload = any> {
    * `descendants`. Rejects with UnknownProcess once the child has exited.
    */
   stats(): Promise<StatsResult> {
-    return this.#host.request('stats', { pid: this.pid });
+    return this.#sidecar.request('stats', { pid: this.pid });
   }
 
   /**
@@ -160,19 +190,28 @@ export class Child<O extends IOPayload = any> {
    * rejects with a SidecarError if the connection to the sidecar is lost first.
    */
   wait(): Promise<TerminatedPayload> {
+    if (!this.#run) {
+      return Promise.reject(
+        new SidecarError(
+          ErrorCode.UnknownProcess,
+          `Cannot wait for child ${this.pid}: it is not a running child that this client spawned on the default sidecar.`,
+          { data: { pid: this.pid } },
+        ),
+      );
+    }
     return this.#run.wait();
   }
 
   /** `{code, signal}` once 'close' has been emitted, else undefined. */
   get exitStatus(): TerminatedPayload | undefined {
-    return this.#run.exitStatus;
+    return this.#run?.exitStatus;
   }
 
   /** An UnknownProcess answer that only means the child exited before the request reached the sidecar. */
   #exitedBefore(error: unknown): boolean {
     // The sidecar writes `exit` before answering a later request about the pid, so by the time such an
     // answer is read, the exit has been seen.
-    return isSidecarError(error) && error.code === ErrorCode.UnknownProcess && this.#run.arrivedExit !== undefined;
+    return isSidecarError(error) && error.code === ErrorCode.UnknownProcess && this.#run?.arrivedExit !== undefined;
   }
 }
 

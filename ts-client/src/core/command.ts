@@ -137,6 +137,7 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
     );
     const pid = await host.spawnProcess(spawnParams(this.#spec(host), options, mode), run);
     const child = new Child<O>(host, pid, this, run);
+    run.child = child;
     this.#runs.add(run);
     run.onFinished(() => this.#runs.delete(run));
     this.#stopOnAbortOrTimeout(child, run);

@@ -29,4 +29,6 @@ export interface ProcessHost {
    * Command.sidecar(); throws a SidecarError when the sidecar did not say where it is.
    */
   programBesideSidecar(name: string): string;
+  /** The Child that spawn() returned for `pid`, while that child's exit has not been reported (for `new Child(pid)`). */
+  findChild?(pid: number): unknown;
 }

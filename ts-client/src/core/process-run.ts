@@ -38,6 +38,8 @@ export interface ProcessSink {
   exit(params: ExitParams): void;
   /** The connection closed before this child's exit was reported. */
   lost(error: SidecarError): void;
+  /** The Child handed out for this pid, once spawn() made it. */
+  child?: unknown;
 }
 
 /** Where a run's events go: the Command that spawned it. */
@@ -53,6 +55,7 @@ export interface RunTargets {
 type Outcome = { ok: true; payload: TerminatedPayload } | { ok: false; error: SidecarError };
 
 export class ProcessRun implements ProcessSink {
+  child: unknown;
   readonly #targets: RunTargets;
   readonly #stdout: OutputDecoder;
   readonly #stderr: OutputDecoder;

@@ -268,6 +268,11 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     return pid;
   }
 
+  /** @internal For `new Child(pid)`: the Child that spawn() returned for a pid whose exit is not yet reported. */
+  findChild(pid: number): unknown {
+    return this.#processes.get(pid)?.child;
+  }
+
   /**
    * Ends the connection: fails pending calls with one Disposed error, asks the sidecar to stop every child
    * (their 'close' events still arrive) and to exit, and kills it if it has not exited in time. Resolves when

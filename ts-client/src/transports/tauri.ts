@@ -5,8 +5,14 @@
  *
  * The shell plugin is asked for encoding 'raw', because its text mode decodes line by line and would be a
  * second, lossy framing layer; lines are split here on newline bytes, then decoded, exactly as elsewhere.
+ *
+ * A reload of the page (location.reload(), a dev server's hot reload) ends the page's JavaScript but not the
+ * processes the shell plugin started: its table of children lives in Rust, and the sidecar's stdin stays open.
+ * So each sidecar's pid is remembered in the page's sessionStorage (which a reload keeps), and the next launch
+ * in that window first kills, through the plugin, every sidecar an earlier load of the page left running.
+ * For the bundled one-file sidecar, killing its bootloader makes the sidecar inside stop every child tree.
  */
-import { Command as ShellCommand, type Child as ShellChild } from '@tauri-apps/plugin-shell';
+import { Child as ShellChild, Command as ShellCommand } from '@tauri-apps/plugin-shell';
 import { Sidecar as CoreSidecar, type LaunchOptions } from '../core/sidecar.js';
 import type { Transport, TransportCloseInfo, TransportEvents } from '../core/transport.js';
 
@@ -27,10 +33,60 @@ export interface TauriTransportOptions {
   env?: Record<string, string>;
   /** The sidecar's stderr (its logs): 'console' (default) logs each line with console.warn, 'ignore' drops it, a function receives the text. */
   stderr?: 'console' | 'ignore' | ((text: string) => void);
+  /**
+   * Before starting, kill the sidecars that an earlier load of this page (in this window) started and left
+   * running, e.g. before a reload: their pids are kept in sessionStorage. Default true.
+   */
+  endStale?: boolean;
 }
 
 export const DEFAULT_TAURI_SIDECAR = 'binaries/process-sidecar';
 const STDERR_TAIL_CHARS = 4096;
+
+/** The sessionStorage key under which the pids of this window's running sidecars are kept (a JSON array). */
+export const TAURI_SIDECARS_KEY = 'process-sidecar:tauri-sidecars';
+/** The sidecars this load of the page started: never stale. */
+const startedHere = new Set<number>();
+
+function sessionStore(): Storage | undefined {
+  try {
+    return globalThis.sessionStorage ?? undefined;
+  } catch {
+    return undefined; // storage disabled: nothing is remembered, nothing is ended
+  }
+}
+
+function storedPids(): number[] {
+  try {
+    const value: unknown = JSON.parse(sessionStore()?.getItem(TAURI_SIDECARS_KEY) ?? '[]');
+    return Array.isArray(value) ? value.filter((pid): pid is number => Number.isInteger(pid)) : [];
+  } catch {
+    return [];
+  }
+}
+
+function storePids(pids: number[]): void {
+  try {
+    const store = sessionStore();
+    if (pids.length) store?.setItem(TAURI_SIDECARS_KEY, JSON.stringify(pids));
+    else store?.removeItem(TAURI_SIDECARS_KEY);
+  } catch {
+    // full or disabled: the worst case is a stale sidecar that lives until the app exits
+  }
+}
+
+/**
+ * Kills, through the shell plugin, the sidecars that an earlier load of this page started and left running.
+ * The plugin only kills children it started and still holds, so a pid that has ended (or been reused by an
+ * unrelated process) is harmless.
+ */
+export async function endStaleSidecars(): Promise<number[]> {
+  const stale = storedPids().filter((pid) => !startedHere.has(pid));
+  if (!stale.length) return [];
+  await Promise.all(stale.map((pid) => new ShellChild(pid).kill().catch(() => undefined)));
+  storePids(storedPids().filter((pid) => !stale.includes(pid)));
+  return stale;
+}
 
 /** What the shell plugin may deliver for a raw chunk, depending on its version and the IPC path. */
 type RawPayload = Uint8Array | ArrayBuffer | number[] | string;
@@ -79,6 +135,11 @@ export function createTauriTransport(options: TauriTransportOptions = {}): Trans
       const close = (info: TransportCloseInfo) => {
         if (closed) return;
         closed = true;
+        void spawned.then((child) => {
+          if (!child) return;
+          startedHere.delete(child.pid);
+          storePids(storedPids().filter((pid) => pid !== child.pid));
+        });
         events.close({ ...info, stderrTail: stderrTail || undefined });
       };
       command.stdout.on('data', (payload: RawPayload) => {
@@ -92,13 +153,20 @@ export function createTauriTransport(options: TauriTransportOptions = {}): Trans
       command.on('close', (payload: { code: number | null; signal: number | null }) => {
         close({ code: payload.code, signal: payload.signal, error: payload.code === 0 ? undefined : lastError });
       });
-      spawned = command.spawn().then(
-        (child) => child,
-        (error: unknown) => {
-          close({ error });
-          return undefined;
-        },
-      );
+      const stale = options.endStale === false ? Promise.resolve([]) : endStaleSidecars();
+      spawned = stale
+        .then(() => command.spawn())
+        .then(
+          (child) => {
+            startedHere.add(child.pid);
+            storePids([...storedPids().filter((pid) => pid !== child.pid), child.pid]);
+            return child;
+          },
+          (error: unknown) => {
+            close({ error });
+            return undefined;
+          },
+        );
     },
     write(text) {
       queued += text;

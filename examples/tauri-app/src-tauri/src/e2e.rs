@@ -1,0 +1,52 @@
+//! Test-only hooks for the end-to-end test (examples/tauri-app/tests), compiled with `--features e2e` only.
+//!
+//! - The window opens e2e.html (the test page, built by `npm run build:e2e`) instead of index.html.
+//! - `e2e_report` hands one JSON message from the page to the test harness: it is printed as one line,
+//!   `E2E <json>`, on this process's stdout. When the page asks for an answer (`wait: true`), the command
+//!   reads one line from stdin (the harness's reply, e.g. after it looked at the process table) and returns
+//!   it, so the page and the harness proceed in step.
+//! - `e2e_close_window` closes the window the way its close button does (CloseRequested, then destroyed).
+
+use std::io::{BufRead, Write};
+use std::sync::Mutex;
+
+use tauri::{Runtime, WebviewUrl};
+
+/// One reply at a time: stdin is the harness's single line of answers.
+static STDIN: Mutex<()> = Mutex::new(());
+
+#[tauri::command]
+async fn e2e_report(message: serde_json::Value, wait: bool) -> Result<Option<String>, String> {
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "E2E {message}").map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    if !wait {
+        return Ok(None);
+    }
+    // A blocking read: off the async runtime's worker threads.
+    tauri::async_runtime::spawn_blocking(|| {
+        let _one_at_a_time = STDIN.lock().unwrap_or_else(|e| e.into_inner());
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) => Err("the test harness closed stdin".to_string()),
+            Ok(_) => Ok(Some(line.trim_end().to_string())),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+#[tauri::command]
+fn e2e_close_window<R: Runtime>(window: tauri::WebviewWindow<R>) -> Result<(), String> {
+    window.close().map_err(|e| e.to_string())
+}
+
+pub fn install<R: Runtime>(builder: tauri::Builder<R>, context: &mut tauri::Context<R>) -> tauri::Builder<R> {
+    for window in &mut context.config_mut().app.windows {
+        window.url = WebviewUrl::App("e2e.html".into());
+    }
+    builder.invoke_handler(tauri::generate_handler![e2e_report, e2e_close_window])
+}
