@@ -21,7 +21,12 @@ $(TS_STAMP): ts-client/package.json ts-client/package-lock.json
 demo: $(STAMP) $(TS_STAMP)
 	cd ts-client && SIDECAR_PYTHON=$(CURDIR)/$(PY) npx --no-install tsx examples/demo.ts
 
-test: test-python test-ts test-tauri
+# Every suite, even after one fails, then a verdict: the last lines say what passed and failed in each.
+test: $(STAMP)
+	@$(PY) tests/run_suites.py \
+		"pytest (tests/)" "$(MAKE) --no-print-directory test-python" \
+		"TypeScript (ts-client/)" "$(MAKE) --no-print-directory test-ts" \
+		"Tauri app (examples/tauri-app/)" "$(MAKE) --no-print-directory test-tauri"
 
 test-python: $(STAMP)
 	$(PY) -m pytest

@@ -51,9 +51,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-collected-bytes", type=_positive, default=256 * 1024 * 1024,
                         help="most output all executes together may hold (default 256 MiB); the execute that "
                         "reaches it is stopped with MaxBufferExceeded")
-    parser.add_argument("--scope", metavar="FILE",
-                        help="an allow-list (TOML, or JSON if FILE ends in .json) of the programs, arguments, "
-                        "working directories and environment names the sidecar may use; without it, anything")
+    scoping = parser.add_mutually_exclusive_group()
+    scoping.add_argument("--scope", metavar="FILE",
+                         help="an allow-list (TOML, or JSON if FILE ends in .json) of the programs, arguments, "
+                         "working directories and environment names the sidecar may use; without it, anything")
+    scoping.add_argument("--no-scope", action="store_true",
+                         help="run any program, as without --scope, but say so: no warning on stderr (for hosts "
+                         "whose requests are all trusted, and for tests)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
                         help="what to log to stderr (default warning)")
     parser.add_argument("--version", action="version", version=f"process-sidecar {__version__}")
@@ -91,7 +95,7 @@ def _serve(argv: list[str] | None) -> int:
         except ScopeFileError as exc:
             print(f"process-sidecar: error: {exc}", file=sys.stderr)
             return 2
-    else:
+    elif not args.no_scope:
         logging.getLogger("sidecar").warning("no --scope given: the sidecar will run any program it is asked to")
     guardian = Guardian.start()  # forks: before asyncio starts any thread
     settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children,

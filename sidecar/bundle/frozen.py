@@ -84,14 +84,15 @@ def _end_when_gone(bootloader: int) -> None:
 
 def _arguments() -> list[str] | None:
     """The sidecar's command line: this one, plus `--scope <the baked-in file>` if the build had one (and
-    then None, after a message, if this command line tries a --scope of its own)."""
+    then None, after a message, if this command line tries a --scope of its own, or --no-scope)."""
     argv = sys.argv[1:]
     here = Path(getattr(sys, "_MEIPASS", PACKAGE_DIR.parent)) / "sidecar"
     baked = next((here / name for name in SCOPE_NAMES if (here / name).is_file()), None)
     if baked is None:
         return argv
-    # argparse takes any unambiguous prefix of an option (--sc), so refuse those too.
-    if any(len(arg.split("=")[0]) > 2 and "--scope".startswith(arg.split("=")[0]) for arg in argv):
+    # argparse takes any unambiguous prefix of an option (--sc, --no), so refuse those too.
+    options = [arg.split("=")[0] for arg in argv if arg.startswith("--") and len(arg.split("=")[0]) > 2]
+    if any("--scope".startswith(option) or "--no-scope".startswith(option) for option in options):
         print("process-sidecar: this binary has its scope built in; --scope cannot change it", file=sys.stderr)
         return None
     return [*argv, "--scope", str(baked)]  # last, so that it would win anyway

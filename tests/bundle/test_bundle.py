@@ -271,7 +271,8 @@ def test_a_scope_baked_in_at_build_time_always_applies(scoped_binary, start):
     assert denied.code == -32009  # ScopeDenied
     assert sidecar.close() == 0
 
-    for attempt in (["--scope", os.devnull], ["--scope=" + os.devnull], ["--sco", os.devnull]):
+    for attempt in (["--scope", os.devnull], ["--scope=" + os.devnull], ["--sco", os.devnull], ["--no-scope"],
+                    ["--no-sc"]):
         done = subprocess.run([scoped_binary, *attempt], stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=30)
         assert done.returncode == 2, attempt

@@ -213,3 +213,20 @@ def test_a_json_scope_works_too(tmp_path):
         assert sidecar.error("execute", {"program": "echo", "args": ["NO"]}).code == -32009
     finally:
         sidecar.kill()
+
+
+def test_no_scope_runs_anything_without_the_warning_and_excludes_a_scope(tmp_path):
+    sidecar = Sidecar("--no-scope")
+    try:
+        assert sidecar.request("initialize")["capabilities"]["scope"] is False
+        assert sidecar.request("execute", {"program": "echo", "args": ["any"]})["stdout"] == "any\n"
+        assert sidecar.close() == 0
+        assert not any("no --scope" in line for line in sidecar.all_stderr())
+    finally:
+        sidecar.kill()
+    scope = tmp_path / "scope.toml"
+    scope.write_text('[[allow]]\nprogram = "echo"\nargs = "any"\n')
+    both = subprocess.run([sys.executable, "-m", "sidecar", "--no-scope", "--scope", str(scope)], cwd=REPO,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert both.returncode == 2
+    assert "not allowed with" in both.stderr

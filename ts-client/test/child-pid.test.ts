@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Child, Command, ErrorCode, Sidecar, isSidecarError, setDefaultSidecar } from '../src/transports/node.js';
-import { nextEvent, python, repoRoot } from './helpers.js';
+import { TEST_ARGS, nextEvent, python, repoRoot } from './helpers.js';
 
 let sidecar: Sidecar;
 
 before(async () => {
-  sidecar = await Sidecar.launch({ python, cwd: repoRoot });
+  sidecar = await Sidecar.launch({ python, cwd: repoRoot, args: TEST_ARGS });
 });
 
 after(async () => {

@@ -18,14 +18,20 @@ export const python: string =
   process.env.SIDECAR_PYTHON ||
   (existsSync(path.join(repoRoot, '.venv', 'bin', 'python')) ? path.join(repoRoot, '.venv', 'bin', 'python') : 'python3');
 
+/**
+ * The sidecar's arguments in tests: --no-scope runs anything, as the default does, without the warning that
+ * says so on every start (tests that care about scope pass their own).
+ */
+export const TEST_ARGS = ['--no-scope'];
+
 /** Launches a real sidecar for a test file (not made the default unless asked). */
 export function launchSidecar(options: NodeLaunchOptions = {}): Promise<Sidecar> {
-  return Sidecar.launch({ python, cwd: repoRoot, setDefault: false, ...options });
+  return Sidecar.launch({ python, cwd: repoRoot, setDefault: false, args: TEST_ARGS, ...options });
 }
 
 /** A node transport for the test sidecar, for tests that need to see its process. */
 export function testTransport() {
-  return createNodeTransport({ python, cwd: repoRoot });
+  return createNodeTransport({ python, cwd: repoRoot, args: TEST_ARGS });
 }
 
 /** [program, args] running `code` as a node script. */

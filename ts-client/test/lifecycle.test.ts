@@ -13,7 +13,7 @@ import {
   type SidecarError,
   type TerminatedPayload,
 } from '../src/transports/node.js';
-import { eventually, launchSidecar, nextEvent, nodeScript, processExists, python, repoRoot, testTransport } from './helpers.js';
+import { TEST_ARGS, eventually, launchSidecar, nextEvent, nodeScript, processExists, python, repoRoot, testTransport } from './helpers.js';
 
 function hasCode(code: number) {
   return (error: unknown): boolean => {
@@ -38,7 +38,7 @@ test('launch answers initialize and fills in info', { timeout: 30000 }, async ()
 test('Command.create runs on the default sidecar that launch() sets, and fails clearly without one', { timeout: 30000 }, async () => {
   setDefaultSidecar(null);
   await assert.rejects(Command.create('true').execute(), hasCode(ClientErrorCode.NotConnected));
-  const sidecar = await Sidecar.launch({ python, cwd: repoRoot });
+  const sidecar = await Sidecar.launch({ python, cwd: repoRoot, args: TEST_ARGS });
   try {
     assert.equal(getDefaultSidecar(), sidecar);
     const result = await Command.create('printf', ['%s', 'via default']).execute();

@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { Sidecar, createEventStreamTransport, createStreamTransport } from '../src/index.js';
-import { python, repoRoot } from './helpers.js';
+import { TEST_ARGS, python, repoRoot } from './helpers.js';
 
 function startSidecarProcess() {
-  const proc = spawn(python, ['-m', 'sidecar'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(python, ['-m', 'sidecar', ...TEST_ARGS], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
   return { proc, exited };
 }
