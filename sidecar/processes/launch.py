@@ -6,9 +6,22 @@ import errno
 import os
 import shlex
 from dataclasses import dataclass, field
-
+from typing import TYPE_CHECKING, Callable
 
 from ..wire.errors import SidecarError, child_path, errno_name, invalid_params
+
+if TYPE_CHECKING:
+    from ..system import PinnedDirectory, PinnedFile
+
+
+@dataclass(frozen=True)
+class PinnedProgram:
+    """The program file the scope checked, held open for the session so that the child runs that very file."""
+
+    file: PinnedFile
+    verify: Callable[[], None]
+    """Raises ScopeDenied if the file at the spec's `program` is no longer `file`: the check made instead,
+    where the child cannot execute through the descriptor."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,51 @@ class LaunchSpec:
     stdin_pipe: bool
     env_changes: dict[str, str | None] = field(default_factory=dict)
     """The names the request set or removed, for the scope to check."""
+    pinned_program: PinnedProgram | None = None
+    """Set by the scope: the file it checked, which is what runs (see executable()); `program` is argv[0]."""
+    pinned_cwd: PinnedDirectory | None = None
+    """Set by the scope when it checked the working directory: the child starts in that very directory
+    (start_cwd), which stays open until the start is over (release())."""
+
+    @property
+    def start_cwd(self) -> str | None:
+        """Where the child starts: the directory the scope checked (/proc/self/fd/N on Linux), else `cwd`."""
+        return self.pinned_cwd.start_path if self.pinned_cwd is not None else self.cwd
+
+    def executable(self, *, own_argv0: bool) -> tuple[str | None, tuple[int, ...]]:
+        """(the path to execute when not `program`, the descriptors the child must keep across its exec).
+
+        With a pinned program: its descriptor's path, with the descriptor kept (CPython's Popen closes every
+        other descriptor before the exec, and a `#!` script's interpreter reads the script through that path
+        after it). `own_argv0`: whether the launcher can execute one path with `program` as argv[0] (Popen can;
+        uvloop's libuv cannot: it sets argv[0] to what it executes, and a program would see /proc/self/fd/N as
+        its own name). Where that matters (not for a script: the kernel hands its interpreter the executed path
+        in any case) or the system has no such path, the scope's identity check instead: ScopeDenied if the
+        file at `program` is no longer the one checked, right before the start."""
+        pin = self.pinned_program
+        if pin is None:
+            return None, ()
+        if pin.file.exec_path is not None and (own_argv0 or pin.file.script):
+            return pin.file.exec_path, (pin.file.fd,)
+        pin.verify()
+        return None, ()
+
+    def as_requested(self, exc: OSError) -> OSError:
+        """`exc` naming the program or working directory as the request did, not the descriptor's path through
+        which the child was started."""
+        if exc.filename is None:
+            pass
+        elif self.pinned_program is not None and exc.filename == self.pinned_program.file.exec_path:
+            exc.filename = self.program
+        elif self.pinned_cwd is not None and exc.filename == self.pinned_cwd.start_path:
+            exc.filename = self.cwd
+        return exc
+
+    def release(self) -> None:
+        """Close what the scope held open for this start only (the working directory): once the child has
+        started, or has failed to. Harmless twice."""
+        if self.pinned_cwd is not None:
+            self.pinned_cwd.close()
 
 
 def _no_nul(value: str, field: str) -> None:

@@ -65,6 +65,12 @@ class Supervisor:
         """Start `child`; it is in the table from the moment its pid exists until it has finished."""
         if self._authorize is not None:
             spec = self._authorize(spec)  # ScopeDenied: nothing is started
+        try:
+            await self._start(spec, child, addressable=addressable)
+        finally:
+            spec.release()  # what the scope held open for this start only (the directory it checked)
+
+    async def _start(self, spec: LaunchSpec, child: Child, *, addressable: bool) -> None:
         if self.closing:
             raise SidecarError("ShuttingDown", f"Cannot start {spec.program!r}: the sidecar is shutting down.")
         if len(self._live) + self._starting >= self.max_children:

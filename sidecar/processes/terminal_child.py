@@ -84,18 +84,25 @@ class TerminalChild(Child):
         parent as an OSError naming the program or cwd (SpawnFailed needs that), resolves the program on the
         child's PATH and closes every other descriptor; pty.fork() would leave all that to hand-written code
         in the forked child. Taking the controlling terminal has no Popen option: system.take_terminal."""
+        executable, keep_fds = spec.executable(own_argv0=True)  # with a scope: the file it checked
         master, slave = system.open_terminal(*self._size)
         try:
             self._popen = subprocess.Popen(
                 [spec.program, *spec.args],
+                executable=executable,
+                pass_fds=keep_fds,
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
-                cwd=spec.cwd,
+                cwd=spec.start_cwd,  # with a scope checking it: that very directory
                 env=_environment(spec),
                 start_new_session=True,
                 preexec_fn=system.take_terminal,
             )
+        except OSError as exc:
+            os.close(master)
+            spec.as_requested(exc)
+            raise
         except BaseException:
             os.close(master)
             raise

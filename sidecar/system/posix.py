@@ -14,7 +14,9 @@ assert sys.platform != "win32", "sidecar.system.posix is for POSIX systems"
 
 import ctypes
 import ctypes.util
+import errno
 import fcntl
+import functools
 import os
 import resource
 import select
@@ -144,6 +146,137 @@ def nonblocking_stderr() -> int | None:
         return os.open("/proc/self/fd/2", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+
+
+# -- what the scope checked, held open ---------------------------------------------------------------------
+#
+# A path is looked up again at every use, so a check of a path and a later use of it can meet different files
+# (a symlink flipped, a file renamed over another in between). What the scope checks it therefore opens once and
+# keeps open, and the child gets that very file or directory through the descriptor: on Linux the path
+# /proc/self/fd/N names the file open on N whatever happened to the path it was opened by, for chdir() and
+# execve() as for open(). A child started with cwd=/proc/self/fd/N enters it before its exec closes N (CPython's
+# _posixsubprocess and libuv both chdir before they exec), and execve("/proc/self/fd/N") runs that very file
+# (fexecve() is built the same way).
+#
+# Elsewhere (macOS, the BSDs: their /dev/fd/N is a dup(), not a link to the file) and on a Linux without /proc,
+# the best there is: a directory is checked and entered by its real path, which no symlink can redirect but a
+# directory renamed over one of its components between the check and the child's chdir can; a program is checked
+# by identity (st_dev, st_ino: held open, its inode cannot be reused) just before the start.
+
+_O_PATH: int = getattr(os, "O_PATH", 0)
+"""Linux: a descriptor that can be entered, executed and reopened but not read, so directories without read
+permission and execute-only programs can be held too."""
+
+
+@functools.cache
+def _descriptor_paths() -> bool:
+    """Whether /proc/self/fd/N names the very file open on N (Linux with /proc mounted)."""
+    return LINUX and os.path.isdir("/proc/self/fd")
+
+
+def _real_path(fd: int, path: str) -> str:
+    """The absolute path, without symlinks or `..`, of the file open on `fd` (opened by `path`)."""
+    if _descriptor_paths():
+        return os.readlink(f"/proc/self/fd/{fd}")  # the kernel's own name for it
+    getpath: int | None = getattr(fcntl, "F_GETPATH", None)  # macOS
+    if getpath is not None:
+        try:
+            return os.fsdecode(fcntl.fcntl(fd, getpath, bytes(1024)).split(b"\0", 1)[0])  # MAXPATHLEN
+        except OSError:
+            pass
+    real = os.path.realpath(path)
+    held, found = os.fstat(fd), os.stat(real)
+    if (held.st_dev, held.st_ino) != (found.st_dev, found.st_ino):
+        raise OSError(errno.ESTALE, "the directory changed while it was being opened", path)
+    return real
+
+
+class PinnedDirectory:
+    """A directory held open: its real path (what a check looks at), and `start_path`, the path a child is to
+    start in to be in that very directory. Closed once the start is over (close() may be called again)."""
+
+    def __init__(self, fd: int, real_path: str, start_path: str) -> None:
+        self.fd = fd
+        self.real_path = real_path
+        self.start_path = start_path
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def pin_directory(path: str) -> PinnedDirectory:
+    """Open the directory at `path` (symlinks followed, once) and hold it; OSError naming `path` if it cannot
+    be opened (ENOENT, ENOTDIR, EACCES, ...). See above for what holds where."""
+    fd = os.open(path, (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        real = _real_path(fd, path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return PinnedDirectory(fd, real, f"/proc/self/fd/{fd}" if _descriptor_paths() else real)
+
+
+def real_directory(path: str) -> str:
+    """The real path of the directory at `path`, found as pin_directory finds it; OSError if there is none."""
+    pinned = pin_directory(path)
+    pinned.close()
+    return pinned.real_path
+
+
+class PinnedFile:
+    """A program file held open from the time the scope checked it, for the sidecar's lifetime.
+
+    `exec_path` runs that very file whatever is at its path by then (Linux: /proc/self/fd/N; None elsewhere);
+    a child executing through it must keep N open until its exec, and a `#!` script beyond, for its interpreter
+    reads the script through that path after the exec (`script`). `still_at(path)` is the check where
+    `exec_path` cannot be used: whether the file at `path` now is this one."""
+
+    def __init__(self, fd: int, identity: tuple[int, int], script: bool, exec_path: str | None) -> None:
+        self.fd = fd
+        self.identity = identity
+        self.script = script
+        self.exec_path = exec_path
+
+    def still_at(self, path: str) -> bool:
+        try:
+            found = os.stat(path)
+        except OSError:
+            return False
+        return (found.st_dev, found.st_ino) == self.identity
+
+
+def pin_file(path: str) -> PinnedFile | None:
+    """Open the regular file at `path` and hold it (see PinnedFile); None if there is no such file."""
+    import stat
+
+    try:
+        fd = os.open(path, (_O_PATH or os.O_RDONLY) | os.O_CLOEXEC)
+    except OSError:
+        if _O_PATH:
+            return None
+        try:  # an execute-only program (--x): held by identity alone, its inode not kept from reuse
+            found = os.stat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(found.st_mode):
+            return None
+        return PinnedFile(-1, (found.st_dev, found.st_ino), False, None)
+    held = os.fstat(fd)
+    if not stat.S_ISREG(held.st_mode):
+        os.close(fd)
+        return None
+    descriptor_path = f"/proc/self/fd/{fd}" if _descriptor_paths() else None
+    try:
+        if descriptor_path is not None:
+            with open(descriptor_path, "rb") as content:  # the held file itself, opened anew for reading
+                script = content.read(2) == b"#!"
+        else:
+            script = os.pread(fd, 2, 0) == b"#!"
+    except OSError:  # unreadable: no interpreter could read it either, so not a script that can run
+        script = False
+    return PinnedFile(fd, (held.st_dev, held.st_ino), script, descriptor_path)
 
 
 # -- children and their trees ------------------------------------------------------------------------------

@@ -189,7 +189,7 @@ def test_write_and_kill_only_reach_the_sidecars_own_children(tmp_path):
         ('[[allow]]\nargs = "any"\n', "program"),
         ('[[allow]]\nprogram = "echo"\nargs = [1]\n', "args[0]"),
         ('[[allow]]\nprogram = "echo"\nargs = [{ validator = "(" }]\n', "regex"),
-        ('[[allow]]\nprogram = "echo"\ncwd = ["/definitely/not/here"]\n', "not a directory"),
+        ('[[allow]]\nprogram = "echo"\ncwd = ["/dev/null"]\n', "not a directory"),  # a missing root is a warning
         ('[[allow]]\nprogram = "echo"\nshell = true\n', "unknown keys"),
     ],
 )

@@ -140,7 +140,7 @@ export interface StoppedExecuteData {
 export interface ScopeDeniedData {
   program: string;
   /**
-   * The rule that came closest (the first for this program), or null if none names it.
+   * The rule for this program that got furthest through the checks (in order: program found, argument count, argument values, cwd, env; on a tie, the first of those rules), or null if none names it.
    */
   rule: string | null;
   /**
