@@ -69,35 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"process-sidecar: runs on {SUPPORTED_SYSTEMS}; Windows is not supported yet.", file=sys.stderr)
         return 2
     else:
-        return _serve(argv)
+        # In this branch, not after it: mypy's check for win32 then follows none of these imports.
+        from .session.start import start
 
-
-def _serve(argv: list[str] | None) -> int:
-    import asyncio
-    import logging
-
-    from .system import open_descriptors, raise_open_file_limit
-
-    host_fds = open_descriptors()  # before the sidecar opens any descriptor of its own
-    args = parse_args(argv)
-    from .session.logging_setup import setup_logging
-
-    setup_logging(args.log_level)
-    raise_open_file_limit()
-    from .processes.guardian import Guardian
-    from .session.scope import Scope, ScopeFileError
-    from .session.server import Settings, serve  # after logging is set up: importing jsonrpcserver may log
-
-    scope = None
-    if args.scope is not None:
-        try:
-            scope = Scope.load(args.scope)
-        except ScopeFileError as exc:
-            print(f"process-sidecar: error: {exc}", file=sys.stderr)
-            return 2
-    elif not args.no_scope:
-        logging.getLogger("sidecar").warning("no --scope given: the sidecar will run any program it is asked to")
-    guardian = Guardian.start()  # forks: before asyncio starts any thread
-    settings = Settings(max_line_bytes=args.max_line_bytes, max_children=args.max_children,
-                        max_collected_bytes=args.max_collected_bytes, scope=scope, host_fds=host_fds)
-    return asyncio.run(serve(settings, guardian))
+        return start(argv, parse_args)
