@@ -10,7 +10,17 @@ killpg should the sidecar be SIGKILLed, until the guardian is told of it. So whi
 sweep (one cheap read of the process table, Linux) looks for such strays every STRAY_SWEEP_EVERY seconds,
 or less often on a machine with very many processes (the sweep stays under STRAY_SWEEP_SHARE of a CPU).
 That is the window that remains: a stray that appears less than that before a SIGKILL of the sidecar can
-survive it. The slower full sweep (psutil) also reaps adopted processes, and runs at once after SIGCHLDs.
+survive it.
+
+The slower full sweep (psutil) runs every SWEEP_EVERY seconds while children run, and soon after any of them
+finishes: a process is adopted when its parent dies, and its parent was a child or an adopted process (or
+something below one, which the periodic sweeps cover while it lives). Each adopted process it finds is
+watched through a pidfd (Linux 5.3+), so it is reaped as soon as it exits, and the sweep after that finds
+its own children, adopted in turn. After an exit, a cheap look at the process table first tells whether
+anything was adopted at all. Not SIGCHLD: a Python-level handler and a wake-up for every exit cost every
+execute something, a burst of a thousand of them a thousand wake-ups, and an event loop built on libuv
+(uvloop) takes SIGCHLD over for itself. Without pidfds, the periodic sweeps reap, and go on while adopted
+processes live.
 """
 
 from __future__ import annotations
@@ -28,8 +38,8 @@ from .process_table import Descendants
 
 log = logging.getLogger(__name__)
 
-SWEEP_AFTER_SIGCHLD = 0.05
-"""Seconds to gather SIGCHLDs into one sweep: a thousand children exiting cost one walk of /proc."""
+SWEEP_AFTER_EXIT = 0.05
+"""Seconds to gather exits into one sweep: a thousand children finishing cost one walk of /proc."""
 SWEEP_EVERY = 2.0
 """Seconds between full sweeps while children run."""
 STRAY_SWEEP_EVERY = 0.1
@@ -64,12 +74,27 @@ class OrphanWatch:
         self._strays: set[int] = set()
         self._scheduled: asyncio.TimerHandle | None = None
         self._quick: asyncio.TimerHandle | None = None
+        self._adoption_check: asyncio.TimerHandle | None = None
+        self._watched: dict[int, int] = {}
+        """Adopted processes, alive when last seen -> a pidfd that becomes readable when they exit."""
 
     def start(self) -> None:
-        """Sweep every SWEEP_EVERY seconds while children run (call child_signalled on each SIGCHLD too),
-        and quickly for strays every STRAY_SWEEP_EVERY (call children_started when a child starts)."""
+        """Sweep every SWEEP_EVERY seconds while children run (call child_finished when one finishes), and
+        quickly for strays every STRAY_SWEEP_EVERY (call children_started when a child starts)."""
         self._schedule(SWEEP_EVERY)
         self.children_started()
+
+    def close(self) -> None:
+        """No more sweeps or watches (the session is over)."""
+        for handle in (self._scheduled, self._quick, self._adoption_check):
+            if handle is not None:
+                handle.cancel()
+        self._scheduled = self._quick = self._adoption_check = None
+        loop = asyncio.get_running_loop()
+        for fd in self._watched.values():
+            loop.remove_reader(fd)
+            os.close(fd)
+        self._watched.clear()
 
     def children_started(self) -> None:
         """A child started: quick sweeps for strays run until no child is left."""
@@ -106,9 +131,43 @@ class OrphanWatch:
         self._strays.add(process.pid)
         self._on_stray(process)
 
-    def child_signalled(self) -> None:
-        """A SIGCHLD: some descendant ended or stopped; sweep soon, once for a burst."""
-        self._schedule(SWEEP_AFTER_SIGCHLD)
+    def child_finished(self) -> None:
+        """A child finished: what it left behind is adopted now; look soon, once for a burst."""
+        if self._adoption_check is None:
+            self._adoption_check = asyncio.get_running_loop().call_later(SWEEP_AFTER_EXIT, self._check_adopted)
+
+    def _check_adopted(self) -> None:
+        """Sweep now if the sidecar has a child it did not start and does not watch yet. One cheap read of the
+        process table (Linux) instead of the full sweep after every exit: a thousand executes a second would
+        otherwise each pay a share of a full sweep for nothing."""
+        self._adoption_check = None
+        links = system.process_links()
+        if links is not None:
+            me = os.getpid()
+            if not any(
+                parent == me and pid not in self._watched and pid not in self._exclude and not self._is_started_child(pid)
+                for pid, (parent, _) in links.items()
+            ):
+                return
+        self._schedule(0)
+
+    def _watch(self, pid: int) -> bool:
+        """Reap adopted `pid` as soon as it exits; whether a pidfd watches it."""
+        if pid in self._watched:
+            return True
+        fd = system.pidfd(pid)
+        if fd < 0:
+            return False
+        self._watched[pid] = fd
+        asyncio.get_running_loop().add_reader(fd, self._adopted_exited, pid)
+        return True
+
+    def _adopted_exited(self, pid: int) -> None:
+        fd = self._watched.pop(pid)
+        asyncio.get_running_loop().remove_reader(fd)
+        os.close(fd)
+        system.reap(pid)  # ours alone to reap (nobody else waits for an adopted pid): it cannot be reused before
+        self.child_finished()  # its own children are adopted now
 
     def _schedule(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -123,17 +182,21 @@ class OrphanWatch:
         groups = self._groups()
         me = os.getpid()
         alive = set()
+        unwatched = False
         for process in Descendants(self._exclude):
             try:
+                adopted = process.ppid() == me and not self._is_started_child(process.pid)
                 if process.status() == psutil.STATUS_ZOMBIE:
-                    if process.ppid() == me and not self._is_started_child(process.pid):
+                    if adopted and process.pid not in self._watched:
                         system.reap(process.pid)  # adopted, and dead: ours to reap
                     continue
                 alive.add(process.pid)
+                if adopted and not self._watch(process.pid):
+                    unwatched = True
                 if process.pid not in self._strays and system.process_group(process.pid) not in groups:
                     self._report(process)
             except (psutil.Error, OSError):
                 continue
         self._strays &= alive
-        if groups:
+        if groups or self._watched or unwatched:
             self._schedule(SWEEP_EVERY)

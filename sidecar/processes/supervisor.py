@@ -60,6 +60,8 @@ class Supervisor:
         self._displaced: dict[Child, Child] = {}  # a new child -> the finished-but-for-its-pipes one it displaced
         self.on_child_started: Callable[[], None] = lambda: None
         """Called whenever a child has started (the orphan watch sweeps for strays while children run)."""
+        self.on_child_finished: Callable[[], None] = lambda: None
+        """Called whenever a child has finished (the orphan watch looks for what it left behind)."""
 
     async def start(self, spec: LaunchSpec, child: Child, *, addressable: bool) -> None:
         """Start `child`; it is in the table from the moment its pid exists until it has finished."""
@@ -133,6 +135,7 @@ class Supervisor:
         self._addressable.discard(child.pid)
         self._launched.pop(child.pid, None)
         self._guardian.forget_group(child.pid)
+        self.on_child_finished()
 
     def started(self, pid: int) -> bool:
         """Whether the sidecar waits for `pid` (asyncio, or a terminal child's own watch), or might: while a

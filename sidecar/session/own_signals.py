@@ -1,5 +1,5 @@
-"""The signals the sidecar handles itself (SIGTERM, SIGINT, SIGHUP: end the session; SIGCHLD: look for
-adopted processes to reap), run on the event loop, none ever lost.
+"""The signals the sidecar handles itself (SIGTERM, SIGINT, SIGHUP: end the session), run on the event
+loop, none ever lost.
 
 Why not asyncio's loop.add_signal_handler: it learns which signal came from the bytes the C-level handler
 writes into the loop's self-pipe, one byte per signal. A Unix socket charges each one-byte write a whole
@@ -11,6 +11,8 @@ Here each signal gets a Python-level handler, which CPython always runs in the m
 any buffer is; it hands the callback to the loop with call_soon_threadsafe. The wakeup descriptor only
 has to wake the loop from epoll, and a full buffer is already readable, so the bytes that do not fit are
 dropped quietly (warn_on_full_buffer=False) and nothing depends on them.
+
+SIGCHLD is not among them: the orphan watch (processes/orphans.py) learns of exits without it.
 """
 
 from __future__ import annotations

@@ -102,8 +102,8 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
         lambda stray: guardian.watch_process(stray.pid, stray.create_time()),
         exclude,
     )
-    signals.add(system.CHILD_SIGNAL, orphans.child_signalled)
     supervisor.on_child_started = orphans.children_started
+    supervisor.on_child_finished = orphans.child_finished
     orphans.start()
     _watch_parent(end)
     handlers = Handlers(supervisor, stdout, raw, settings, on_shutdown=lambda: end("shutdown requested"))
@@ -129,6 +129,7 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     raw.close()
     stdout.close()
     reader.close()
+    orphans.close()
     guardian.close()
     # The session is over and the sidecar about to exit 0: a second SIGTERM (a supervisor's repeat, a
     # host's kill after shutdown) must not turn that into death by signal.

@@ -102,6 +102,23 @@ def test_adopted_orphans_are_reaped_not_left_as_zombies(sidecar):
     assert _zombie_children(sidecar.proc.pid) == []
 
 
+def test_orphans_adopted_after_every_child_ended_are_reaped_too(sidecar, tmp_path):
+    """Adopted in a chain, with no child of the sidecar left running: a shell leaves a second shell behind,
+    which is adopted, and when that one exits later its own sleep is adopted in turn. No SIGCHLD tells the
+    sidecar (orphans.py does without it): watching what it adopted must, and no zombie may pile up."""
+    pidfile = tmp_path / "grandchild"
+    status, _, _ = sidecar.run(
+        "sh", "-c", f"sh -c 'sleep 60 > /dev/null 2>&1 & echo $! > {pidfile}; sleep 0.5' > /dev/null 2>&1 &",
+        stdin="null",
+    )
+    assert status["code"] == 0
+    [sleeper] = read_pidfile(pidfile)
+    eventually(lambda: psutil.Process(sleeper).ppid() == sidecar.proc.pid, 10, "the sidecar to adopt the sleep")
+    os.kill(sleeper, signal.SIGTERM)
+    eventually(lambda: not psutil.pid_exists(sleeper), 10, "the sidecar to reap the sleep it adopted last")
+    eventually(lambda: _zombie_children(sidecar.proc.pid) == [], 10, "no zombie children")
+
+
 def test_the_sidecar_ends_when_its_parent_dies_even_if_stdin_stays_open(tmp_path):
     """As under a PyInstaller one-file bootloader that is SIGKILLed: the pipe to the sidecar lives on in
     the host, but the sidecar's parent is gone."""
