@@ -20,25 +20,6 @@ from sidecar_client import REPO, Sidecar
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check", "-w", str(out), str(REPO)],
-        check=True, timeout=300, capture_output=True,
-    )
-    [built] = out.glob("process_sidecar-*.whl")
-    return built
-
-
-@pytest.fixture(scope="module")
-def unpacked(wheel, tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(site)
-    return site
-
-
 def _metadata(wheel) -> dict:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))

@@ -5,20 +5,7 @@ import subprocess
 import sys
 import zipfile
 
-import pytest
-
 from sidecar_client import REPO
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check", "-w", str(out), str(REPO)],
-        check=True, timeout=300, capture_output=True,
-    )
-    [built] = out.glob("process_sidecar-*.whl")
-    return built
 
 
 def test_the_wheel_holds_the_protocol_and_the_console_script(wheel):
@@ -30,14 +17,12 @@ def test_the_wheel_holds_the_protocol_and_the_console_script(wheel):
     assert {f"sidecar/{name}" for name in protocol} <= names
 
 
-def test_the_unpacked_wheel_serves_from_its_own_protocol_copy(wheel, tmp_path):
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(tmp_path / "site")
+def test_the_unpacked_wheel_serves_from_its_own_protocol_copy(unpacked, tmp_path):
     request = {"jsonrpc": "2.0", "id": 1, "method": "execute", "params": {"program": "echo", "args": ["packaged"]}}
     run = subprocess.run(
         [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import sidecar.cli, sidecar.wire.protocol_files as p;"
          " assert p.protocol_dir().parent.parent == __import__('pathlib').Path(sys.argv[1]); sys.argv[1:] = []; sys.exit(sidecar.cli.main([]))",
-         str(tmp_path / "site")],
+         str(unpacked)],
         input=json.dumps(request).encode() + b"\n", capture_output=True, timeout=60, cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr.decode()
