@@ -2,12 +2,17 @@
  * The Tauri transport, driven through @tauri-apps/plugin-shell exactly as in a webview. mockIPC stands in for
  * the Rust side of the shell plugin only: its spawn / stdin_write / kill commands are carried out on a real
  * sidecar process (and the sidecar's children are real), and its events go back through the plugin's Channel
- * as the plugin would send them, with raw output as JSON arrays of bytes. The bridge cuts every chunk into
- * pieces of a few bytes, so lines and UTF-8 characters are reassembled by the transport, not by luck.
+ * as the plugin (2.x, plugins/shell/src/process/mod.rs) would send them: in text mode (no encoding, what the
+ * transport asks for) one message per line, read through an 8 KiB buffer and cut at "\n", or at "\r" when the
+ * buffer holds no "\n", each decoded as UTF-8 (a line that is not UTF-8 becomes an Error event and is lost); in
+ * raw mode JSON arrays of bytes, which the bridge cuts into pieces of a few bytes, so that lines and UTF-8
+ * characters are reassembled by the transport, not by luck. `bridge.hold` stands for a page that does not get
+ * to its messages: they wait in the bridge, as in the app's IPC queue, until released.
  */
 import './tauri-window.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess as NodeChild } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { constants } from 'node:os';
 import { after, before, test } from 'node:test';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
@@ -16,6 +21,7 @@ import {
   ClientErrorCode,
   Command,
   DEFAULT_TAURI_SIDECAR,
+  DEFAULT_TAURI_WINDOW_BYTES,
   Sidecar,
   TAURI_SIDECARS_KEY,
   getDefaultSidecar,
@@ -40,18 +46,103 @@ const exits = new Map<number, Promise<{ code: number | null; signal: string | nu
 type Internals = { runCallback(id: number, data: unknown): void };
 const internals = () => (globalThis as unknown as { __TAURI_INTERNALS__: Internals }).__TAURI_INTERNALS__;
 
+/** The messages of the sidecars' channels: delivered at once, or held (a page busy elsewhere) until released. */
+const bridge = {
+  hold: false,
+  held: [] as Array<() => void>,
+  /** What the bridge has read from each sidecar's stdout and not yet delivered, in bytes. */
+  heldBytes: 0,
+  release() {
+    this.hold = false;
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const deliver of held) deliver();
+  },
+};
+
+/** The sidecars' stdout messages so far: the type and length of each payload. */
+const stdoutMessages: Array<{ type: string; length: number; newlines: number; endsLine: boolean }> = [];
+
+const BUF_CAPACITY = 8192; // std::io::BufReader's default, which plugin-shell's reader thread uses
+
+/** tauri::utils::io::read_line over a BufReader: "\n" ends a line; with none in the buffer, "\r" does. */
+class TextModeReader {
+  #buffer: Buffer = Buffer.alloc(0);
+  #line: Buffer[] = [];
+  constructor(readonly emit: (line: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
+    while (this.#buffer.length) {
+      const available = this.#buffer.subarray(0, BUF_CAPACITY);
+      let end = available.indexOf(0x0a);
+      if (end === -1) end = available.indexOf(0x0d);
+      if (end === -1) {
+        this.#line.push(available);
+        this.#buffer = this.#buffer.subarray(available.length);
+        continue;
+      }
+      this.#line.push(available.subarray(0, end + 1));
+      this.#buffer = this.#buffer.subarray(end + 1);
+      this.emit(Buffer.concat(this.#line));
+      this.#line = [];
+    }
+  }
+
+  end(): void {
+    if (this.#line.length) this.emit(Buffer.concat(this.#line));
+    this.#line = [];
+  }
+}
+
 function shellSpawn({ program, args, options, onEvent }: SpawnArgs): Promise<number> {
   // Tauri resolves a sidecar name to the bundled binary; here the bundled binary is `python -m sidecar`.
   const [file, argv] = options.sidecar ? [python, ['-m', 'sidecar', ...args]] : [program, args];
   const proc = spawn(file, argv, { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, stdio: 'pipe' });
   let index = 0;
   // What tauri::ipc::Channel delivers to the Channel's callback: an index (for ordering) and the message.
-  const send = (message: unknown) => internals().runCallback(onEvent.id, { index: index++, message });
-  const sendBytes = (event: 'Stdout' | 'Stderr', chunk: Buffer) => {
-    for (let i = 0; i < chunk.length; i += 3) send({ event, payload: Array.from(chunk.subarray(i, i + 3)) });
+  const post = (message: unknown) => internals().runCallback(onEvent.id, { index: index++, message });
+  const send = (message: { event: string; payload: unknown }, bytes = 0) => {
+    if (options.sidecar && message.event === 'Stdout') {
+      const text = typeof message.payload === 'string' ? message.payload : '';
+      stdoutMessages.push({ type: typeof message.payload, length: text.length, newlines: text.split('\n').length - 1, endsLine: text.endsWith('\n') });
+    }
+    if (bridge.hold || bridge.held.length) {
+      bridge.held.push(() => post(message));
+      bridge.heldBytes += bytes;
+      // Held messages go first: order is kept.
+      if (!bridge.hold) bridge.release();
+    } else post(message);
   };
-  proc.stdout.on('data', (chunk: Buffer) => sendBytes('Stdout', chunk));
-  proc.stderr.on('data', (chunk: Buffer) => sendBytes('Stderr', chunk));
+  const raw = options.encoding === 'raw';
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const reader = (event: 'Stdout' | 'Stderr') => {
+    if (raw) {
+      return {
+        push: (chunk: Buffer) => {
+          for (let i = 0; i < chunk.length; i += 3) send({ event, payload: Array.from(chunk.subarray(i, i + 3)) }, Math.min(3, chunk.length - i));
+        },
+        end: () => {},
+      };
+    }
+    return new TextModeReader((line) => {
+      let text: string;
+      try {
+        text = utf8.decode(line);
+      } catch (error) {
+        send({ event: 'Error', payload: String(error) });
+        return;
+      }
+      send({ event, payload: text }, line.length);
+    });
+  };
+  const out = reader('Stdout');
+  const err = reader('Stderr');
+  proc.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  proc.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  proc.stdout.on('end', () => out.end());
+  proc.stderr.on('end', () => err.end());
   exits.set(
     proc.pid!,
     new Promise((resolve) =>
@@ -98,13 +189,14 @@ after(() => {
   for (const proc of processes.values()) proc.kill('SIGKILL');
 });
 
-test('Sidecar.launch() from process-sidecar/tauri starts the bundled sidecar with raw output, and Command.create uses it', { timeout: 30000 }, async () => {
+test('Sidecar.launch() from process-sidecar/tauri starts the bundled sidecar in text mode with flow control, and Command.create uses it', { timeout: 30000 }, async () => {
   const sidecar = await Sidecar.launch({ args: ['--log-level', 'error'] });
   try {
     const spawnCall = calls.find((c) => c.cmd === 'plugin:shell|spawn')!;
     assert.equal(spawnCall.args.program, DEFAULT_TAURI_SIDECAR);
     assert.equal(spawnCall.args.options.sidecar, true);
-    assert.equal(spawnCall.args.options.encoding, 'raw');
+    assert.equal(spawnCall.args.options.encoding, undefined, 'the plugin\'s text mode: one message per protocol line');
+    assert.deepEqual(sidecar.info?.capabilities.flowControl, { windowBytes: DEFAULT_TAURI_WINDOW_BYTES });
     assert.equal(getDefaultSidecar(), sidecar);
     assert.equal(sidecar.info?.serverInfo.name, 'process-sidecar');
 
@@ -199,5 +291,83 @@ test('a reload: the next launch kills the sidecar an earlier load of the page le
     assert.equal(JSON.parse(sessionStorage.getItem(TAURI_SIDECARS_KEY)!).length, 2);
   } finally {
     await Promise.all([first.dispose(), second.dispose()]);
+  }
+});
+
+test('text mode: every protocol line arrives whole, as one message, however long; raw bytes stay exact', { timeout: 30000 }, async () => {
+  const sidecar = await Sidecar.launch({ setDefault: false, stderr: 'ignore' });
+  try {
+    const from = stdoutMessages.length;
+    const script = 'f=$(mktemp) && head -c 3000000 /dev/urandom > "$f" && sha256sum < "$f" >&2 && cat "$f"; rm -f "$f"';
+    const command = sidecar.command('sh', ['-c', script], { encoding: 'raw' });
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let theirs = '';
+    command.stdout.on('data', (chunk) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+    });
+    command.stderr.on('data', (chunk) => (theirs += Buffer.from(chunk).toString()));
+    const child = await command.spawn();
+    assert.deepEqual(await child.wait(), { code: 0, signal: null });
+    assert.equal(bytes, 3000000);
+    assert.equal(hash.digest('hex'), theirs.split(/\s/)[0]);
+    const messages = stdoutMessages.slice(from);
+    assert.ok(messages.every((m) => m.type === 'string' && m.newlines === 1 && m.endsLine), 'one line per message, each whole');
+    // A 64 KiB notification of base64 is longer than the plugin's 8 KiB buffer: it still comes as one message.
+    assert.ok(messages.some((m) => m.length > 64 * 1024), `longest message ${Math.max(...messages.map((m) => m.length))}`);
+  } finally {
+    await sidecar.dispose();
+  }
+});
+
+test('flow control: while the page does not get to its messages, the child waits; then every byte arrives, exit last', { timeout: 60000 }, async () => {
+  const window = 256 * 1024;
+  const sidecar = await Sidecar.launch({ setDefault: false, stderr: 'ignore', flowControlWindowBytes: window });
+  try {
+    assert.deepEqual(sidecar.info?.capabilities.flowControl, { windowBytes: window });
+    const total = 16 * 1024 * 1024;
+    const command = sidecar.command('head', ['-c', String(total), '/dev/zero'], { encoding: 'raw' });
+    let bytes = 0;
+    let atClose = -1;
+    command.stdout.on('data', (chunk) => (bytes += chunk.length));
+    command.on('close', () => (atClose = bytes));
+    const child = await command.spawn();
+    bridge.hold = true;
+    await sleep(1500);
+    // At most the window and one read of the child's pipe (256 KiB), as base64 in JSON lines, is on its way.
+    const bound = ((window + 256 * 1024) * 4) / 3 + 4096;
+    assert.ok(bridge.heldBytes <= bound, `${bridge.heldBytes} bytes held in the IPC, more than ${bound}`);
+    assert.ok(processExists(child.pid), 'the child waits (without flow control it would have written it all and exited)');
+    bridge.release();
+    assert.deepEqual(await child.wait(), { code: 0, signal: null });
+    assert.equal(bytes, total);
+    assert.equal(atClose, total, 'close after the last byte');
+  } finally {
+    bridge.release();
+    await sidecar.dispose();
+  }
+});
+
+test('flow control: a child whose output nobody takes does not stall another', { timeout: 60000 }, async () => {
+  const sidecar = await Sidecar.launch({ setDefault: false, stderr: 'ignore', flowControlWindowBytes: 128 * 1024 });
+  try {
+    const total = 8 * 1024 * 1024;
+    // No listener yet: its run holds the events and acknowledges nothing.
+    const idle = sidecar.command('head', ['-c', String(total), '/dev/zero'], { encoding: 'raw' });
+    const idleChild = await idle.spawn();
+    const busy = sidecar.command('head', ['-c', String(total), '/dev/zero'], { encoding: 'raw' });
+    let busyBytes = 0;
+    busy.stdout.on('data', (chunk) => (busyBytes += chunk.length));
+    const busyChild = await busy.spawn();
+    assert.deepEqual(await busyChild.wait(), { code: 0, signal: null });
+    assert.equal(busyBytes, total);
+    assert.ok(processExists(idleChild.pid), 'the unread child waits for its page');
+    let idleBytes = 0;
+    idle.stdout.on('data', (chunk) => (idleBytes += chunk.length));
+    assert.deepEqual(await idleChild.wait(), { code: 0, signal: null });
+    assert.equal(idleBytes, total);
+  } finally {
+    await sidecar.dispose();
   }
 });

@@ -1,7 +1,8 @@
 /**
  * Base64 <-> bytes, the wire form of raw output and of byte writes. Uses Node's Buffer when the host has one
  * (several times faster on large chunks) without importing it, so browser bundles stay free of Node modules,
- * and falls back to atob/btoa elsewhere. Results are plain Uint8Arrays over their own memory in every case.
+ * then Uint8Array.fromBase64 where the engine has it, and falls back to atob/btoa elsewhere. Results are plain
+ * Uint8Arrays over their own memory in every case.
  */
 
 interface BufferLike {
@@ -13,6 +14,8 @@ interface BufferStatic {
 }
 
 const NodeBuffer = (globalThis as { Buffer?: BufferStatic }).Buffer;
+/** Uint8Array.fromBase64 (ES2026), where the engine has it (JavaScriptCore, so Tauri's webview on Linux and macOS). */
+const fromBase64 = (Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array }).fromBase64?.bind(Uint8Array);
 
 export function decodeBase64(text: string): Uint8Array {
   if (NodeBuffer) {
@@ -21,6 +24,8 @@ export function decodeBase64(text: string): Uint8Array {
     const written = NodeBuffer.from(out.buffer).write(text, 0, out.length, 'base64');
     return out.subarray(0, written);
   }
+  // One native pass, with no binary string in between.
+  if (fromBase64) return fromBase64(text);
   const binary = atob(text);
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);

@@ -3,8 +3,15 @@
  * over its stdio. Entry point 'process-sidecar/tauri'; it re-exports the whole core, with a Sidecar whose
  * launch() uses this transport by default. Browser-safe: no Node modules.
  *
- * The shell plugin is asked for encoding 'raw', because its text mode decodes line by line and would be a
- * second, lossy framing layer; lines are split here on newline bytes, then decoded, exactly as elsewhere.
+ * The sidecar's stdout is read in the shell plugin's text mode: its reader thread sends one IPC message per line,
+ * as a JSON string. Protocol lines are UTF-8 JSON, one per line, with no raw newline or carriage return inside
+ * (JSON escapes them), so that mode is lossless here and hands over exactly one protocol line per message, of
+ * any length; the raw mode instead sends chunks of at most 8 KiB as JSON arrays of numbers, about four bytes of
+ * IPC per byte and many more messages (measured inside a real app: bench/ of examples/tauri-app).
+ *
+ * The shell plugin's reader never waits for the page, so nothing else would bound what a fast child pushes
+ * into the app and the webview: the transport asks the sidecar for flow control (a window per child, see
+ * Transport.flowControlWindowBytes), and the sidecar stops reading a child whose output the page has not taken.
  *
  * A reload of the page (location.reload(), a dev server's hot reload) ends the page's JavaScript but not the
  * processes the shell plugin started: its table of children lives in Rust, and the sidecar's stdin stays open.
@@ -38,9 +45,25 @@ export interface TauriTransportOptions {
    * running, e.g. before a reload: their pids are kept in sessionStorage. Default true.
    */
   endStale?: boolean;
+  /**
+   * How the shell plugin delivers the sidecar's stdout: 'text' (default), one IPC message per protocol line; or
+   * 'raw', byte chunks of at most 8 KiB as JSON arrays of numbers (slower; kept for comparison).
+   */
+  stdoutMode?: 'text' | 'raw';
+  /**
+   * The flow control window this transport asks for (bytes of output per child on their way to the page; see
+   * LaunchOptions.flowControl, which overrides it). Default DEFAULT_TAURI_WINDOW_BYTES.
+   */
+  flowControlWindowBytes?: number;
 }
 
 export const DEFAULT_TAURI_SIDECAR = 'binaries/process-sidecar';
+/**
+ * The flow control window the Tauri transport asks for by default: what a child may have on its way to the page
+ * before its listeners took it. Chosen by measurement (examples/tauri-app/bench): large enough that a fast page
+ * never waits for an acknowledgement, small enough that a slow one keeps the app and the webview flat.
+ */
+export const DEFAULT_TAURI_WINDOW_BYTES = 1024 * 1024;
 const STDERR_TAIL_CHARS = 4096;
 
 /** The sessionStorage key under which the pids of this window's running sidecars are kept (a JSON array). */
@@ -97,17 +120,39 @@ function toChunk(payload: RawPayload): Uint8Array | string {
   return Uint8Array.from(payload);
 }
 
+/** How the client's flow control acknowledgements start (rpc.ts writes every message this way). */
+const ACK_PREFIX = '{"jsonrpc":"2.0","method":"$/outputConsumed"';
+
+/** Sends text in order, one send at a time; what is queued while one is under way goes together in the next. */
+function serialWriter(): (text: string, send: (batch: string) => Promise<void>) => Promise<void> {
+  let queued = '';
+  let writing: Promise<void> = Promise.resolve();
+  return (text, send) => {
+    queued += text;
+    writing = writing.then(async () => {
+      if (!queued) return;
+      const batch = queued;
+      queued = '';
+      await send(batch);
+    });
+    return writing;
+  };
+}
+
 export function createTauriTransport(options: TauriTransportOptions = {}): Transport {
-  const shellOptions = { encoding: 'raw', cwd: options.cwd, env: options.env } as const;
+  // No encoding: the plugin's text mode (UTF-8 lines), unless raw is asked for.
+  const shellOptions = { encoding: options.stdoutMode === 'raw' ? 'raw' : undefined, cwd: options.cwd, env: options.env };
   const command = options.program
     ? ShellCommand.create(options.program, options.args ?? [], shellOptions)
     : ShellCommand.sidecar(options.sidecar ?? DEFAULT_TAURI_SIDECAR, options.args ?? [], shellOptions);
 
   let spawned: Promise<ShellChild | undefined> = Promise.resolve(undefined);
   // Writes are IPC calls; each waits for the previous one so they reach the sidecar in order, and lines
-  // queued meanwhile are sent together.
-  let queued = '';
-  let writing: Promise<void> = Promise.resolve();
+  // queued meanwhile are sent together. Flow control's acknowledgements go in a queue of their own: their
+  // order against requests does not matter, and a request (say the next write of an echo) must not wait
+  // for the acknowledgement of the output it just read.
+  const requests = serialWriter();
+  const acks = serialWriter();
   let closed = false;
   let lastError: unknown;
   let stderrTail = '';
@@ -131,6 +176,7 @@ export function createTauriTransport(options: TauriTransportOptions = {}): Trans
   };
 
   return {
+    flowControlWindowBytes: options.flowControlWindowBytes ?? DEFAULT_TAURI_WINDOW_BYTES,
     start(events: TransportEvents) {
       const close = (info: TransportCloseInfo) => {
         if (closed) return;
@@ -147,7 +193,8 @@ export function createTauriTransport(options: TauriTransportOptions = {}): Trans
       });
       command.stderr.on('data', onStderr);
       command.on('error', (error: unknown) => {
-        // The plugin reports read errors here; the sidecar's exit follows and reports the end.
+        // The plugin reports read errors here (in text mode also a line that is not UTF-8, which the sidecar
+        // never writes); the sidecar's exit follows and reports the end.
         lastError = error;
       });
       command.on('close', (payload: { code: number | null; signal: number | null }) => {
@@ -169,15 +216,11 @@ export function createTauriTransport(options: TauriTransportOptions = {}): Trans
         );
     },
     write(text) {
-      queued += text;
-      writing = writing.then(async () => {
-        if (!queued) return;
-        const batch = queued;
-        queued = '';
+      const send = async (batch: string) => {
         const child = await spawned;
         if (child && !closed) await child.write(batch);
-      });
-      return writing;
+      };
+      return (text.startsWith(ACK_PREFIX) ? acks : requests)(text, send);
     },
     end() {
       // The shell plugin cannot close a child's stdin; the `shutdown` request that dispose() sends first
