@@ -61,7 +61,7 @@ CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 TAURI_APT_PACKAGES := libwebkit2gtk-4.1-dev build-essential pkg-config xvfb
 TAURI_NPM_STAMP := $(TAURI_APP)/node_modules/.installed-stamp
 TAURI_CARGO_BUILD = cd $(TAURI_APP)/src-tauri && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR) $(CARGO) build --release --locked
-.PHONY: tauri-system-deps tauri-prerequisites tauri-app tauri-app-e2e
+.PHONY: tauri-system-deps tauri-prerequisites tauri-app tauri-app-e2e bench-tauri
 
 tauri-system-deps:
 	@missing=$$(for p in $(TAURI_APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
@@ -85,9 +85,17 @@ tauri-app: tauri-prerequisites
 	cd $(TAURI_APP) && npm run --silent build
 	$(TAURI_CARGO_BUILD)
 
+# The test build: the e2e hooks and the benchmark's (feature bench includes e2e), both test pages. One build for
+# test-tauri and bench-tauri, so that switching between them rebuilds nothing.
 tauri-app-e2e: tauri-prerequisites
 	cd $(TAURI_APP) && npm run --silent build:e2e
-	$(TAURI_CARGO_BUILD) --features e2e
+	$(TAURI_CARGO_BUILD) --features bench
 
 test-tauri: tauri-app-e2e
 	TAURI_APP_BIN=$(CARGO_TARGET_DIR)/release/process-sidecar-tauri-app $(PY) -m pytest $(TAURI_APP)/tests
+
+# Issue #13: plugin-shell directly against the sidecar, inside the app (README, Performance): prints the table,
+# writes examples/tauri-app/bench/results/latest.json. BENCH_TAURI_ARGS: e.g. --rounds 7, --only text,echo.
+# Not part of `make test`; its smoke run is (tests/test_tauri_bench.py).
+bench-tauri: tauri-app-e2e
+	TAURI_APP_BIN=$(CARGO_TARGET_DIR)/release/process-sidecar-tauri-app $(PY) $(TAURI_APP)/bench/bench_tauri.py $(BENCH_TAURI_ARGS)

@@ -1,4 +1,5 @@
-// Bundles the page into dist/ (tauri.conf.json's build.frontendDist). `--e2e` adds the end-to-end test page.
+// Bundles the page into dist/ (tauri.conf.json's build.frontendDist). `--e2e` adds the end-to-end test page and
+// the benchmark's page (bench/page/): one test build serves both, so switching between them rebuilds nothing.
 // A file whose content is unchanged is not rewritten: cargo then has nothing to re-embed, and a rebuild of an
 // unchanged app takes a second.
 import { existsSync } from 'node:fs';
@@ -15,6 +16,8 @@ const entryPoints = [{ in: 'src/main.ts', out: 'main' }];
 if (e2e) {
   files.set('e2e.html', await readFile('tests/page/e2e.html'));
   entryPoints.push({ in: 'tests/page/e2e.ts', out: 'e2e' });
+  files.set('bench.html', await readFile('bench/page/bench.html'));
+  entryPoints.push({ in: 'bench/page/bench.ts', out: 'bench' });
 }
 const result = await build({
   entryPoints, outdir: 'dist', bundle: true, format: 'esm', target: 'es2022', minify: !e2e, write: false, logLevel: 'warning',

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,8 +81,31 @@ def left_of(procs: list[Proc]) -> list[Proc]:
     return [p for p in procs if p.alive()]
 
 
+@contextmanager
+def xvfb():
+    """A private X server: Xvfb picks a free display number and writes it to a pipe (-displayfd). Yields ":N"."""
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:  # blocks until Xvfb is ready; EOF if it failed
+        number = pipe.readline().strip()
+    try:
+        if not number:
+            raise RuntimeError("Xvfb did not start")
+        yield f":{number.decode()}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 class App:
-    def __init__(self, binary: Path, display: str, *, log_dir: Path, name: str):
+    def __init__(self, binary: Path, display: str, *, log_dir: Path, name: str, env: dict[str, str] | None = None):
         log_dir.mkdir(parents=True, exist_ok=True)
         self.stderr_path = log_dir / f"{name}.stderr.log"
         self.stdout_log: list[str] = []
@@ -92,6 +116,7 @@ class App:
             # Under Xvfb, WebKitGTK's compositing can leave the window blank; the page runs either way.
             "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
             "NO_AT_BRIDGE": "1",  # no accessibility bus to look for
+            **(env or {}),
         }
         env.pop("WAYLAND_DISPLAY", None)
         self.process = subprocess.Popen(

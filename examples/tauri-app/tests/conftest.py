@@ -4,12 +4,11 @@ line protocol (see app.py). Run with `make test-tauri`, which builds everything 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from app import App, Results
+from app import App, Results, xvfb
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,22 +24,12 @@ def app_binary() -> Path:
 
 @pytest.fixture(scope="session")
 def display():
-    """A private X server: Xvfb picks a free display number and writes it to a pipe (-displayfd)."""
-    read, write = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    number = b""
-    with os.fdopen(read, "rb") as pipe:  # blocks until Xvfb is ready; EOF if it failed
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        pytest.fail("Xvfb did not start")
-    yield f":{number.decode()}"
-    server.terminate()
-    server.wait(10)
+    """A private X server for every app of the session."""
+    try:
+        with xvfb() as name:
+            yield name
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 RESULTS = Results()

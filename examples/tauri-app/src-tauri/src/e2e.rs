@@ -1,6 +1,10 @@
 //! Test-only hooks for the end-to-end test (examples/tauri-app/tests), compiled with `--features e2e` only.
 //!
-//! - The window opens e2e.html (the test page, built by `npm run build:e2e`) instead of index.html.
+//! - The window opens e2e.html (the test page, built by `npm run build:e2e`) instead of index.html; with the
+//!   feature `bench` and `PROCESS_SIDECAR_TAURI_PAGE=bench.html` in the environment, the benchmark's page
+//!   (bench/page/, `make bench-tauri`).
+//! - With the feature `bench` only: the capability bench-capability.json, which lets the page spawn the
+//!   benchmark's children through plugin-shell itself (the benchmark's direct side).
 //! - `e2e_report` hands one JSON message from the page to the test harness: it is printed as one line,
 //!   `E2E <json>`, on this process's stdout. When the page asks for an answer (`wait: true`), the command
 //!   reads one line from stdin (the harness's reply, e.g. after it looked at the process table) and returns
@@ -44,9 +48,24 @@ fn e2e_close_window<R: Runtime>(window: tauri::WebviewWindow<R>) -> Result<(), S
     window.close().map_err(|e| e.to_string())
 }
 
+/// The page the window opens: the e2e test page, or (feature `bench`) the benchmark's if asked for.
+fn page() -> &'static str {
+    #[cfg(feature = "bench")]
+    if std::env::var("PROCESS_SIDECAR_TAURI_PAGE").as_deref() == Ok("bench.html") {
+        return "bench.html";
+    }
+    "e2e.html"
+}
+
 pub fn install<R: Runtime>(builder: tauri::Builder<R>, context: &mut tauri::Context<R>) -> tauri::Builder<R> {
     for window in &mut context.config_mut().app.windows {
-        window.url = WebviewUrl::App("e2e.html".into());
+        window.url = WebviewUrl::App(page().into());
     }
+    #[cfg(feature = "bench")]
+    let builder = builder.setup(|app| {
+        use tauri::Manager;
+        app.add_capability(include_str!("../bench-capability.json"))?;
+        Ok(())
+    });
     builder.invoke_handler(tauri::generate_handler![e2e_report, e2e_close_window])
 }
