@@ -35,14 +35,37 @@ def _protocol_doc() -> str:
     return "PROTOCOL.md, in the Python package as sidecar/protocol/PROTOCOL.md"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Builds its help only when it prints it. Every start parses a command line, so what only the help
+    needs is not done then: finding PROTOCOL.md (pathlib), and asking the terminal for its width (shutil, and
+    lzma, bz2 and zlib behind it), which argparse otherwise does for every add_argument."""
+
+    _printing = False
+
+    def format_help(self) -> str:
+        self._printing = True
+        self.description = (
+            "Own OS processes for a host that speaks line-delimited JSON-RPC 2.0 on this\n"
+            "program's stdin and stdout. Logs go to stderr.\n\n"
+            f"The protocol: {_protocol_doc()}"
+        )
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._printing = True
+        return super().format_usage()
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        if self._printing:
+            return super()._get_formatter()
+        return argparse.RawDescriptionHelpFormatter(prog=self.prog, width=78)  # checks metavars only: no width used
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="process-sidecar",
         # Raw: the path must not be wrapped (argparse breaks lines at hyphens).
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Own OS processes for a host that speaks line-delimited JSON-RPC 2.0 on this\n"
-        "program's stdin and stdout. Logs go to stderr.\n\n"
-        f"The protocol: {_protocol_doc()}",
     )
     parser.add_argument("--max-line-bytes", type=_positive, default=64 * 1024 * 1024,
                         help="longest request line accepted (default 64 MiB)")

@@ -29,12 +29,14 @@ import asyncio
 import logging
 import os
 import time
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-import psutil
 
 from .. import system
 from .process_table import Descendants
+
+if TYPE_CHECKING:  # imported where used: psutil costs start-up, and an idle sidecar never needs it
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,8 @@ class OrphanWatch:
 
     def start(self) -> None:
         """Sweep every SWEEP_EVERY seconds while children run (call child_finished when one finishes), and
-        quickly for strays every STRAY_SWEEP_EVERY (call children_started when a child starts)."""
-        self._schedule(SWEEP_EVERY)
+        quickly for strays every STRAY_SWEEP_EVERY (call children_started when a child starts). Before the
+        first child there is nothing to sweep."""
         self.children_started()
 
     def close(self) -> None:
@@ -97,7 +99,9 @@ class OrphanWatch:
         self._watched.clear()
 
     def children_started(self) -> None:
-        """A child started: quick sweeps for strays run until no child is left."""
+        """A child started: full sweeps, and quick sweeps for strays, run until no child is left."""
+        if self._scheduled is None and self._groups():
+            self._schedule(SWEEP_EVERY)
         if self._quick is None and self._groups():
             self._quick = asyncio.get_running_loop().call_later(STRAY_SWEEP_EVERY, self._quick_sweep)
 
@@ -118,6 +122,8 @@ class OrphanWatch:
         while pending:
             pid = pending.pop()
             if links[pid][1] not in groups and pid not in self._strays:
+                import psutil
+
                 try:
                     self._report(psutil.Process(pid))
                 except psutil.Error:
@@ -178,6 +184,8 @@ class OrphanWatch:
         self._scheduled = loop.call_later(delay, self._sweep)
 
     def _sweep(self) -> None:
+        import psutil
+
         self._scheduled = None
         groups = self._groups()
         me = os.getpid()

@@ -8,15 +8,18 @@ children, a thousand walks). One snapshot answers every such question.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-import psutil
+if TYPE_CHECKING:  # imported where used: psutil costs start-up, and an idle sidecar never needs it
+    import psutil
 
 
 class Descendants:
     """The sidecar's descendants now, but those in `exclude` (the guardian) and everything below them."""
 
     def __init__(self, exclude: Iterable[int] = ()) -> None:
+        import psutil
+
         # One read of each process's stat file: its parent. (psutil's children(recursive=True) reads them all
         # too, but then each descendant's parent had to be read again.)
         self._parents: dict[int, int] = {}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
 
 from .. import system
 from ..wire.errors import invalid_params, show
 from .process_table import Descendants
+
+if TYPE_CHECKING:  # imported where used: psutil costs start-up, and an idle sidecar never needs it
+    import psutil
 
 SIGNALS: dict[str, int] = {
     member.name: int(member)
@@ -56,6 +58,8 @@ def signal_trees(leaders: list[tuple[int, bool]], sig: int) -> None:
     back to the leader. Once a leader is reaped its children have been re-parented and only its group
     remains reachable; the group id cannot be reused while any member of the group lives.
     """
+    import psutil
+
     strays = _strays([pid for pid, reaped in leaders if not reaped])
     for leader, _ in leaders:
         system.signal_group(leader, sig)

@@ -13,9 +13,8 @@ import logging
 import os
 import signal
 import time
-from typing import Callable, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
-import psutil
 
 from ..wire.errors import SidecarError, errno_name
 from .child import Child
@@ -23,6 +22,9 @@ from .guardian import Guardian
 from .launch import LaunchSpec, spawn_failure
 from .process_table import Descendants
 from .signals import signal_one, signal_trees
+
+if TYPE_CHECKING:  # imported where used: psutil costs start-up, and an idle sidecar never needs it
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ class Supervisor:
         """Called whenever a child has started (the orphan watch sweeps for strays while children run)."""
         self.on_child_finished: Callable[[], None] = lambda: None
         """Called whenever a child has finished (the orphan watch looks for what it left behind)."""
+        self.before_first_child: Callable[[], object] | None = None
+        """Called once, before the first child starts (the sidecar becomes a subreaper then, not at start-up:
+        prctl goes through ctypes, whose import the first answer need not wait for)."""
 
     async def start(self, spec: LaunchSpec, child: Child, *, addressable: bool) -> None:
         """Start `child`; it is in the table from the moment its pid exists until it has finished."""
@@ -75,6 +80,9 @@ class Supervisor:
     async def _start(self, spec: LaunchSpec, child: Child, *, addressable: bool) -> None:
         if self.closing:
             raise SidecarError("ShuttingDown", f"Cannot start {spec.program!r}: the sidecar is shutting down.")
+        if self.before_first_child is not None:
+            prepare, self.before_first_child = self.before_first_child, None
+            prepare()
         if len(self._live) + self._starting >= self.max_children:
             raise SidecarError(
                 "SpawnFailed",
@@ -226,6 +234,8 @@ class Supervisor:
 
 
 def _signal_each(processes: list[psutil.Process], sig: int) -> None:
+    import psutil
+
     for process in processes:
         try:
             process.send_signal(sig)  # psutil checks the pid was not reused
@@ -249,6 +259,8 @@ async def _wait_for(
 
 
 def _running(process: psutil.Process) -> bool:
+    import psutil
+
     try:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:

@@ -3,11 +3,14 @@ process tree uses now)."""
 
 from __future__ import annotations
 
-import psutil
+from typing import TYPE_CHECKING
 
 from .. import system
 from ..processes.process_table import Descendants
 from ..processes.supervisor import Launched
+
+if TYPE_CHECKING:  # imported where used: psutil costs start-up, and only `stats` needs it here
+    import psutil
 
 
 def listing(spawned: list[Launched]) -> dict:
@@ -35,6 +38,8 @@ def tree_usage(pid: int, exclude: frozenset[int]) -> dict:
     shell's finished commands count too. RSS is summed over the processes (a page two of them share counts
     twice, as in top).
     """
+    import psutil
+
     user = system = 0.0
     rss = 0
     others = 0

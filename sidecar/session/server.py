@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import system
 from ..processes.guardian import Guardian
@@ -25,7 +25,9 @@ from ..wire.stdin_reader import StdinReader
 from ..wire.stdout_writer import StdoutWriter
 from .handlers import Handlers
 from .own_signals import SignalHandlers
-from .scope import Scope
+
+if TYPE_CHECKING:
+    from .scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,6 @@ def _watch_parent(end: Callable[[str], None]) -> None:
 async def serve(settings: Settings, guardian: Guardian) -> int:
     loop = asyncio.get_running_loop()
     system.use_pidfd_child_watcher()
-    become_subreaper()
     protocol_in, protocol_out = _take_stdio()
     ended: asyncio.Future[str] = loop.create_future()
 
@@ -95,6 +96,7 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     exclude = [guardian.pid] if guardian.pid else []
     authorize = settings.scope.authorize if settings.scope is not None else None
     supervisor = Supervisor(settings.max_children, guardian, exclude, authorize)
+    supervisor.before_first_child = become_subreaper
     signals = SignalHandlers(loop)
     orphans = OrphanWatch(
         supervisor.started,

@@ -12,8 +12,6 @@ import sys
 
 assert sys.platform != "win32", "sidecar.system.posix is for POSIX systems"
 
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import functools
@@ -23,9 +21,12 @@ import select
 import signal
 import struct
 import termios
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .line_settings import LineSettings
+
+if TYPE_CHECKING:
+    import ctypes
 
 LINUX = sys.platform.startswith("linux")
 
@@ -54,8 +55,12 @@ def restart_interrupted_calls(signum: int) -> None:
     signal.siginterrupt(signum, False)
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+def _libc() -> "ctypes.CDLL":
+    """The C library's functions, as the sidecar itself links them (dlopen of no file: the program's own
+    symbols). Not ctypes.util.find_library, whose imports (subprocess, tempfile, shutil) cost start-up."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -67,6 +72,8 @@ def become_subreaper() -> str | None:
     if not LINUX:
         return "only Linux has child subreapers"
     if _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        import ctypes
+
         return os.strerror(ctypes.get_errno())
     return None
 

@@ -6,29 +6,39 @@ wheel or a bundled binary carries a copy inside the package (sidecar/protocol), 
 
 from __future__ import annotations
 
+import os
 from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
-_CANDIDATES = (_PACKAGE_DIR / "protocol", _PACKAGE_DIR.parent / "protocol")
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# os.path, not pathlib: this is read at every start, and pathlib (with urllib.parse behind it) is not needed then.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+_CANDIDATES = (os.path.join(_PACKAGE_DIR, "protocol"), os.path.join(os.path.dirname(_PACKAGE_DIR), "protocol"))
 
 
 @cache
-def protocol_dir() -> Path:
+def _folder() -> str:
     for candidate in _CANDIDATES:
-        if (candidate / "methods.json").is_file():
+        if os.path.isfile(os.path.join(candidate, "methods.json")):
             return candidate
     raise FileNotFoundError(
-        "protocol/methods.json was found neither inside the package nor beside it: "
-        + ", ".join(str(c) for c in _CANDIDATES)
+        "protocol/methods.json was found neither inside the package nor beside it: " + ", ".join(_CANDIDATES)
     )
 
 
+def protocol_dir() -> Path:
+    from pathlib import Path
+
+    return Path(_folder())
+
+
 def load(relative: str) -> Any:
-    return orjson.loads((protocol_dir() / relative).read_bytes())
+    with open(os.path.join(_folder(), relative), "rb") as file:
+        return orjson.loads(file.read())
 
 
 @cache
@@ -45,8 +55,8 @@ def error_codes() -> dict[str, int]:
 
 def schema_documents() -> dict[str, dict]:
     """Every schema document, keyed by its file name (which is what a $ref names)."""
-    folder = protocol_dir() / "schemas"
-    return {path.name: orjson.loads(path.read_bytes()) for path in sorted(folder.glob("*.json"))}
+    names = sorted(name for name in os.listdir(os.path.join(_folder(), "schemas")) if name.endswith(".json"))
+    return {name: load(os.path.join("schemas", name)) for name in names}
 
 
 def protocol_version() -> str:
