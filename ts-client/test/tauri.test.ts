@@ -61,6 +61,8 @@ const bridge = {
   },
 };
 
+/** The sidecars' short stdout lines so far, as sent. */
+const shortLines: string[] = [];
 /** The sidecars' stdout messages so far: the type and length of each payload. */
 const stdoutMessages: Array<{ type: string; length: number; newlines: number; endsLine: boolean }> = [];
 
@@ -107,6 +109,7 @@ function shellSpawn({ program, args, options, onEvent }: SpawnArgs): Promise<num
     if (options.sidecar && message.event === 'Stdout') {
       const text = typeof message.payload === 'string' ? message.payload : '';
       stdoutMessages.push({ type: typeof message.payload, length: text.length, newlines: text.split('\n').length - 1, endsLine: text.endsWith('\n') });
+      if (text.length < 1000) shortLines.push(text);
     }
     if (bridge.hold || bridge.held.length) {
       bridge.held.push(() => post(message));
@@ -367,6 +370,42 @@ test('flow control: a child whose output nobody takes does not stall another', {
     idle.stdout.on('data', (chunk) => (idleBytes += chunk.length));
     assert.deepEqual(await idleChild.wait(), { code: 0, signal: null });
     assert.equal(idleBytes, total);
+  } finally {
+    await sidecar.dispose();
+  }
+});
+
+test('flow control: a trickle of small notifications is acknowledged in batches, and in full once it stops', { timeout: 30000 }, async () => {
+  const sidecar = await Sidecar.launch({ setDefault: false, stderr: 'ignore' });
+  const before = calls.length;
+  try {
+    const command = sidecar.command('cat');
+    const lines: string[] = [];
+    command.stdout.on('data', (line) => lines.push(line));
+    const child = await command.spawn();
+    for (let i = 0; i < 40; i++) {
+      const echoed = new Promise<void>((resolve) => command.stdout.once('data', () => resolve()));
+      await child.write(`line ${i}\n`);
+      await echoed;
+    }
+    const notifications = shortLines.filter((line) => line.includes(`"method":"stdout","params":{"pid":${child.pid},`)).length;
+    assert.equal(lines.length, 40);
+    const acked = () =>
+      calls
+        .slice(before)
+        .filter((c) => c.cmd === 'plugin:shell|stdin_write')
+        .flatMap((c) => String(c.args.buffer).split('\n'))
+        .filter((line) => line.includes('"$/outputConsumed"'))
+        .map((line) => JSON.parse(line).params.acks as Array<{ pid: number; notifications: number }>);
+    // Within the ack delay (20 ms) of the last line, everything taken has been acknowledged.
+    assert.ok(
+      await eventually(() => acked().flat().filter((a) => a.pid === child.pid).reduce((n, a) => n + a.notifications, 0) === notifications, 5000),
+      `acknowledged ${JSON.stringify(acked())} of ${notifications}`,
+    );
+    // Not one acknowledgement per line: they wait for one another (each line here is far below a quarter of the window).
+    assert.ok(acked().length < notifications, `${acked().length} acknowledgements for ${notifications} notifications`);
+    await child.closeStdin();
+    await child.wait();
   } finally {
     await sidecar.dispose();
   }

@@ -68,6 +68,8 @@ export type SidecarState = 'open' | 'disposing' | 'closed';
 
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 const DEFAULT_START_TIMEOUT_MS = 30000;
+/** Flow control: the longest an acknowledgement waits for others to go with it (see Sidecar.#consume). */
+const ACK_DELAY_MS = 20;
 /** After shutdown (or its time limit), how long end-of-file and then a kill each get to end the process. */
 const EXIT_GRACE_MS = 2000;
 
@@ -120,9 +122,14 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   readonly #windowWanted: number | undefined;
   /** Whether the sidecar took it: output notifications are then acknowledged as listeners take them. */
   #flowControl = false;
+  /** The window the sidecar agreed to (bytes per child), when it took one. */
+  #windowBytes = 0;
   /** Notifications handed to listeners and not yet acknowledged, per pid. */
   readonly #consumed = new Map<number, number>();
+  /** The size (data length) of those notifications, all pids together. */
+  #consumedSize = 0;
   #acksScheduled = false;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Connects over `transport` and starts it, without the initialize handshake (launch() does both).
@@ -195,6 +202,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     }
     // The first initialize decides, on both sides; an older sidecar leaves flowControl out: none.
     this.#flowControl = typeof result.capabilities.flowControl === 'object' && result.capabilities.flowControl !== null;
+    this.#windowBytes = this.#flowControl ? result.capabilities.flowControl!.windowBytes : 0;
     return result;
   }
 
@@ -321,7 +329,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
         const sink = this.#processes.get(pid);
         // With flow control every notification is acknowledged once taken, also one nobody routes (the
         // sidecar would hold that child back for ever otherwise).
-        const consumed = this.#flowControl ? () => this.#consume(pid) : undefined;
+        const consumed = this.#flowControl ? () => this.#consume(pid, data.length) : undefined;
         if (sink) sink[method](data, consumed);
         else consumed?.();
         break;
@@ -348,19 +356,37 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     }
   }
 
-  /** A notification of `pid` was taken by its listeners: acknowledge it with the others of this turn. */
-  #consume(pid: number): void {
+  /**
+   * A notification of `pid` (`size`: its data's length) was taken by its listeners. Acknowledgements go out
+   * together, once a quarter of the window has been taken since the last ones, or ACK_DELAY_MS after the
+   * first one waiting, whichever comes first: a stream of large notifications is acknowledged well before
+   * the sidecar would stop (a data string's length never exceeds the bytes it carries by more than 4/3, as
+   * base64, nor falls short by more than 3x, as UTF-8), while a trickle of small ones (an echo, a prompt)
+   * costs an acknowledgement only now and then, not a message to the sidecar for each line.
+   */
+  #consume(pid: number, size: number): void {
     this.#consumed.set(pid, (this.#consumed.get(pid) ?? 0) + 1);
+    this.#consumedSize += size;
     if (this.#acksScheduled) return;
-    this.#acksScheduled = true;
-    // One $/outputConsumed for everything taken in this turn (a chunk of notifications is dispatched
-    // synchronously): few messages, and each as soon as the listeners are done.
-    queueMicrotask(() => {
-      this.#acksScheduled = false;
-      const acks = [...this.#consumed].map(([pid, notifications]) => ({ pid, notifications }));
-      this.#consumed.clear();
-      if (acks.length && this.#rpc.isOpen) this.#rpc.notify('$/outputConsumed', { acks });
-    });
+    if (this.#consumedSize * 4 >= this.#windowBytes) {
+      this.#acksScheduled = true;
+      // At the end of this turn (a chunk of notifications is dispatched synchronously): one message for all.
+      queueMicrotask(() => this.#sendAcks());
+    } else if (this.#ackTimer === undefined) {
+      const timer = setTimeout(() => this.#sendAcks(), ACK_DELAY_MS) as unknown as { unref?: () => void };
+      timer.unref?.(); // a pending acknowledgement keeps no Node program alive
+      this.#ackTimer = timer as ReturnType<typeof setTimeout>;
+    }
+  }
+
+  #sendAcks(): void {
+    this.#acksScheduled = false;
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    const acks = [...this.#consumed].map(([pid, notifications]) => ({ pid, notifications }));
+    this.#consumed.clear();
+    this.#consumedSize = 0;
+    if (acks.length && this.#rpc.isOpen) this.#rpc.notify('$/outputConsumed', { acks });
   }
 
   #onRawData(chunk: Uint8Array): void {
@@ -405,6 +431,8 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     if (this.#closeError) return;
     this.#closeError = error;
     this.#rawOpen = false;
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     this.#raw?.clear();
     if (this.#rpc.isOpen) this.#rpc.abandon(info, error);
     const sinks = [...this.#processes.values()];
