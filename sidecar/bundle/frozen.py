@@ -8,12 +8,12 @@ SCOPE_NAMES, and the binary runs it first.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
-from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# os.path, not pathlib, and shutil only when used: a onedir binary runs this first, and should start as
+# quickly as `python -m sidecar`, which imports neither before its first answer.
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 SCOPE_NAMES = ("bundled-scope.toml", "bundled-scope.json")
 """Where, inside the binary's sidecar/ folder, a scope baked in with --scope lies."""
@@ -52,14 +52,14 @@ def _onefile_bootloader() -> tuple[bool, int | None, bool]:
     unpacked = getattr(sys, "_MEIPASS", None)
     if not getattr(sys, "frozen", False) or unpacked is None:
         return False, None, False
-    executable = Path(sys.executable).resolve()
-    if executable.parent in (Path(unpacked), Path(unpacked).parent):
+    executable = os.path.realpath(sys.executable)
+    if os.path.dirname(executable) in (os.path.realpath(unpacked), os.path.dirname(os.path.realpath(unpacked))):
         return False, None, False  # onedir: the support files sit beside the executable
     import psutil
 
     parent = os.getppid()
     try:
-        if Path(psutil.Process(parent).exe()).resolve() == executable:
+        if os.path.realpath(psutil.Process(parent).exe()) == executable:
             return True, parent, False
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         pass
@@ -86,8 +86,8 @@ def _arguments() -> list[str] | None:
     """The sidecar's command line: this one, plus `--scope <the baked-in file>` if the build had one (and
     then None, after a message, if this command line tries a --scope of its own, or --no-scope)."""
     argv = sys.argv[1:]
-    here = Path(getattr(sys, "_MEIPASS", PACKAGE_DIR.parent)) / "sidecar"
-    baked = next((here / name for name in SCOPE_NAMES if (here / name).is_file()), None)
+    here = os.path.join(getattr(sys, "_MEIPASS", os.path.dirname(PACKAGE_DIR)), "sidecar")
+    baked = next((path for path in (os.path.join(here, name) for name in SCOPE_NAMES) if os.path.isfile(path)), None)
     if baked is None:
         return argv
     # argparse takes any unambiguous prefix of an option (--sc, --no), so refuse those too.
@@ -95,7 +95,7 @@ def _arguments() -> list[str] | None:
     if any("--scope".startswith(option) or "--no-scope".startswith(option) for option in options):
         print("process-sidecar: this binary has its scope built in; --scope cannot change it", file=sys.stderr)
         return None
-    return [*argv, "--scope", str(baked)]  # last, so that it would win anyway
+    return [*argv, "--scope", baked]  # last, so that it would win anyway
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -133,6 +133,8 @@ def frozen_main() -> int | str | None:
         # Orphaned: nobody else will remove _MEIxxxxxx. Everything is loaded; exit without importing more.
         if "logging" in sys.modules:
             sys.modules["logging"].shutdown()
+        import shutil
+
         shutil.rmtree(sys._MEIPASS, ignore_errors=True)  # type: ignore[attr-defined]
         sys.stdout.flush()
         sys.stderr.flush()
