@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/readme-section.ts [results/latest.json] > section.md
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,9 @@ interface Figure {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const file = process.argv[2] ?? path.join(here, 'results', 'latest.json');
+/** What other runs of the benchmark missed (written by hand after them), shown under the table. */
+const notesFile = path.join(here, 'results', 'other-runs.md');
+const otherRuns = existsSync(notesFile) ? readFileSync(notesFile, 'utf8').trim() : '';
 const report = JSON.parse(readFileSync(file, 'utf8'));
 const figures: Figure[] = report.figures;
 const byId = new Map(figures.map((f) => [f.id, f]));
@@ -36,6 +39,8 @@ function row(f: Figure): string[] {
     case 'utf8-throughput':
     case 'raw-channel-throughput':
     case 'raw-throughput':
+    case 'utf8-floor':
+    case 'raw-floor':
       return [f.title, `${num(f.directMedian)} MiB/s`, `${num(f.sidecarMedian)} MiB/s`, `${num(f.ratio, 2)}x`, f.targetText, verdict(f.verdict)];
     case 'execute-rate-sequential':
     case 'execute-rate-16-in-flight':
@@ -101,7 +106,9 @@ function row(f: Figure): string[] {
 
 const order = [
   'utf8-throughput',
+  'utf8-floor',
   'raw-channel-throughput',
+  'raw-floor',
   'raw-throughput',
   'execute-rate-sequential',
   'execute-rate-16-in-flight',
@@ -136,7 +143,7 @@ cancels the drift of a shared machine's load. Throughput and rates are judged by
 numbers; startup and memory have absolute targets.
 
 ${table}
-
+${otherRuns ? `\n${otherRuns}\n` : ''}
 What each line does: a child writes ${report.config.relayBytes / 1048576} MiB of 80-byte ASCII lines (\`yes | head\`) and the host gets
 text (direct: \`setEncoding('utf8')\` chunks; sidecar: a \`'data'\` event per line); a child writes ${report.config.relayBytes / 1048576} MiB from
 \`/dev/zero\` and the host gets bytes (sidecar: \`encoding: 'raw'\`, as binary frames on the raw channel that the Node
@@ -151,22 +158,37 @@ echo back, every exit.
 
 Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
 - utf-8 relay: sidecar ${num(utf8Cpu.sidecar, 2)} ms/MiB, client ${num(utf8Cpu.sidecarHost, 2)} ms/MiB (direct: ${num(utf8Cpu.directHost, 2)} ms/MiB). The
-  client's share is mostly \`JSON.parse\` of each 64 KiB notification and splitting it into line events.` : ''}${channelCpu ? `
+  client's share is mostly V8's \`JSON.parse\` of each 64 KiB notification (its newlines escaped) and a
+  \`'data'\` event per line, where the direct side gets one string per 64 KiB read; with two CPUs and three
+  busy processes (the child, the sidecar, the host), the busiest one sets the pace.` : ''}${channelCpu ? `
 - raw relay over the raw channel: sidecar ${num(channelCpu.sidecar, 2)} ms/MiB, client ${num(channelCpu.sidecarHost, 2)} ms/MiB (direct: ${num(channelCpu.directHost, 2)} ms/MiB).
   The client hands frame payloads on as views of what it read, without copying or decoding them; the bytes
-  cross one more process than with \`child_process\`. Its target (>= 0.8x) is a stretch one and is met in some
-  runs only: on 2 CPUs the relay adds a third busy process and two more copies of every byte, and a plain
-  \`cat\` put between the child and Node reaches only about 0.86x of direct here. Larger child pipes, a larger
-  channel buffer and \`splice(2)\` were tried and did not help.` : ''}${rawCpu ? `
+  cross one more process than with \`child_process\`: on 2 CPUs that is a third busy process and two more copies
+  of every byte, and the floor row above (a plain \`cat\` in between, nothing else) shows how close to direct any
+  relay comes here. Larger child pipes, a larger channel buffer and \`splice(2)\` were tried and did not help.` : ''}${rawCpu ? `
 - raw relay as base64: sidecar ${num(rawCpu.sidecar, 2)} ms/MiB, client ${num(rawCpu.sidecarHost, 2)} ms/MiB (direct: ${num(rawCpu.directHost, 2)} ms/MiB). Base64 is
   encoded with pybase64 (SIMD), and the client takes base64 data out of a notification without \`JSON.parse\`.` : ''}${echoCpu ? `
-- echo: sidecar ${num(echoCpu.sidecar)} us of CPU per round trip, client ${num(echoCpu.sidecarHost)} us (direct: ${num(echoCpu.directHost)} us). The added
-  latency is the sidecar's: a \`write\` request is two asyncio task hops (the request's own task, then
-  jsonrpcserver's \`gather\`) before the bytes reach the child, and the line crosses four processes instead of two.
-  This one is met narrowly: on this VM the direct baseline itself flips between about ${num(Math.min(...echoDirect))} and ${num(Math.max(...echoDirect))} us
-  (a CPU wake-up effect), and the added latency per round ranged from ${num(Math.min(...echoAdded))} to ${num(Math.max(...echoAdded))} us.` : ''}
+- echo: sidecar ${num(echoCpu.sidecar)} us of CPU per round trip, client ${num(echoCpu.sidecarHost)} us (direct: ${num(echoCpu.directHost)} us). A \`write\`
+  whose bytes fit in the child's pipe is answered without a task of its own (the handler runs to its end when its
+  line is read), but the line still crosses four processes instead of two, each a wake-up on a shared CPU. On
+  this VM the direct baseline itself flips between about ${num(Math.min(...echoDirect))} and ${num(Math.max(...echoDirect))} us (a CPU wake-up effect), and the
+  added latency per round ranged from ${num(Math.min(...echoAdded))} to ${num(Math.max(...echoAdded))} us.` : ''}
 - \`execute\` beats \`execFile\` because Node \`fork()\`s its whole address space for every child, while the sidecar's
-  CPython uses \`vfork()\`; the round trip to the sidecar costs less than that difference.
+  CPython uses \`vfork()\`; the round trip to the sidecar costs less than that difference. Sequentially, each run
+  also waits for the child's own start and exit, which alone take about a millisecond on this VM.
+- startup: Python itself starts in the first column's time; the rest is imports (asyncio alone is most of it)
+  and the first request. What only \`stats\`, process trees, a scope, \`--help\` or TLS need is not imported
+  before the first answer (psutil, pathlib, ctypes, ssl: asyncio does without it).${byId.has('startup-onedir') ? `
+- onedir start: its Python modules are \`.pyc\` files that Python's own path finder loads (in PyInstaller's archive,
+  its importer decompressed each module in Python code). It still runs PyInstaller's runtime hook for \`inspect\`,
+  which imports \`zipfile\` (and with it \`pathlib\` and \`shutil\`) before the sidecar's first line:
+  \`python -m sidecar\` no longer imports those before its first answer, so the binary is no longer the quicker.` : ''}
+- Tried and not kept: uvloop as the event loop. With the sidecar made to run under it, its CPU per MiB of utf-8
+  relay was the same as asyncio's (1,040 against 1,036 us/MiB), 5% less on the raw channel, and 80% more per
+  \`execute\` (libuv \`fork()\`s where CPython \`vfork()\`s); libuv also leaves the sidecar's inheritable
+  descriptors open in every child (the child's own pipe ends among them, so a background grandchild kept a
+  child's output open), and takes SIGCHLD over. The per-request cost is Python's (the dispatch, the handlers),
+  which a faster loop does not touch.
 
 Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, ${m.os}; Python ${m.python}, Node ${m.node}; commit ${m.commit}, ${date}.
 A shared, noisy machine: figures move by about 25% from run to run, ratios less.

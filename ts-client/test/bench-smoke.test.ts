@@ -16,6 +16,8 @@ const FIGURES = [
   'utf8-throughput',
   'raw-channel-throughput',
   'raw-throughput',
+  'utf8-floor',
+  'raw-floor',
   'execute-rate-sequential',
   'execute-rate-2-in-flight',
   'echo-latency',
