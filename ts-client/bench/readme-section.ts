@@ -164,8 +164,10 @@ Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
 - raw relay over the raw channel: sidecar ${num(channelCpu.sidecar, 2)} ms/MiB, client ${num(channelCpu.sidecarHost, 2)} ms/MiB (direct: ${num(channelCpu.directHost, 2)} ms/MiB).
   The client hands frame payloads on as views of what it read, without copying or decoding them; the bytes
   cross one more process than with \`child_process\`: on 2 CPUs that is a third busy process and two more copies
-  of every byte, and the floor row above (a plain \`cat\` in between, nothing else) shows how close to direct any
-  relay comes here. Larger child pipes, a larger channel buffer and \`splice(2)\` were tried and did not help.` : ''}${rawCpu ? `
+  of every byte. The floor row above (a plain \`cat\` in between, nothing else) measures what that costs by itself;
+  the rest is the sidecar's work per read (a wake-up of its event loop, a frame, a write) against \`cat\`'s
+  blocking read and write. Larger pipes (child and channel, 256 KiB and 1 MiB), a larger channel buffer and
+  \`splice(2)\` were tried and did not help.` : ''}${rawCpu ? `
 - raw relay as base64: sidecar ${num(rawCpu.sidecar, 2)} ms/MiB, client ${num(rawCpu.sidecarHost, 2)} ms/MiB (direct: ${num(rawCpu.directHost, 2)} ms/MiB). Base64 is
   encoded with pybase64 (SIMD), and the client takes base64 data out of a notification without \`JSON.parse\`.` : ''}${echoCpu ? `
 - echo: sidecar ${num(echoCpu.sidecar)} us of CPU per round trip, client ${num(echoCpu.sidecarHost)} us (direct: ${num(echoCpu.directHost)} us). A \`write\`
