@@ -38,7 +38,7 @@ APP_DIR = HERE.parent
 REPO = APP_DIR.parent.parent
 sys.path.insert(0, str(APP_DIR / "tests"))
 
-from app import App, xvfb  # noqa: E402
+from app import App, app_binary, xvfb  # noqa: E402
 
 MIB = 1 << 20
 LINE = 80
@@ -66,15 +66,6 @@ SMOKE = Sizes(
 )
 
 FIGURES = ("text", "binary", "execSequential", "execParallel", "echo", "flood")
-
-
-def app_binary() -> Path:
-    explicit = os.environ.get("TAURI_APP_BIN")
-    if explicit:
-        return Path(explicit)
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or Path(cache) / "process-sidecar" / "cargo-target")
-    return target / "release" / "process-sidecar-tauri-app"
 
 
 # --- input files ----------------------------------------------------------------------------------------

@@ -81,6 +81,17 @@ def left_of(procs: list[Proc]) -> list[Proc]:
     return [p for p in procs if p.alive()]
 
 
+def app_binary() -> Path:
+    """The test build of the app (make tauri-app-e2e): TAURI_APP_BIN, or where the Makefile's cargo target
+    directory puts it."""
+    explicit = os.environ.get("TAURI_APP_BIN")
+    if explicit:
+        return Path(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or Path(cache) / "process-sidecar" / "cargo-target")
+    return target / "release" / "process-sidecar-tauri-app"
+
+
 @contextmanager
 def xvfb():
     """A private X server: Xvfb picks a free display number and writes it to a pipe (-displayfd). Yields ":N"."""

@@ -3,23 +3,13 @@ line protocol (see app.py). Run with `make test-tauri`, which builds everything 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from app import App, Results, xvfb
+from app import App, Results, app_binary, xvfb
 
 HERE = Path(__file__).resolve().parent
-
-
-def app_binary() -> Path:
-    explicit = os.environ.get("TAURI_APP_BIN")
-    if explicit:
-        return Path(explicit)
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or Path(cache) / "process-sidecar" / "cargo-target")
-    return target / "release" / "process-sidecar-tauri-app"
 
 
 @pytest.fixture(scope="session")

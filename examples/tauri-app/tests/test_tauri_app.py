@@ -118,12 +118,17 @@ def _started_by(app: App) -> list[Proc]:
     return [p for p in everything if p.pid != app.process.pid]
 
 
-def test_09_window_closed(launch, results):
+def _run_until(launch, scenario: str, before: str) -> tuple[App, list[Proc]]:
+    """Starts `scenario` in a new app and lets it run up to its check `before`: then the app, what it started."""
     app = launch()
     app.ready()
-    app.reply({"run": "closeWindow"})
-    _until_before(app, "before-close")
-    started = _started_by(app)
+    app.reply({"run": scenario})
+    _until_before(app, before)
+    return app, _started_by(app)
+
+
+def test_09_window_closed(launch, results):
+    app, started = _run_until(launch, "closeWindow", "before-close")
     assert sum(p.name == "sleep" for p in started) == 2, describe(started)
     at = app.reply({"ok": True})
     left = wait_until(2, lambda: not left_of(started)) or left_of(started)
@@ -134,11 +139,7 @@ def test_09_window_closed(launch, results):
 
 
 def test_10_app_killed(launch, results):
-    app = launch()
-    app.ready()
-    app.reply({"run": "appKilled"})
-    _until_before(app, "before-kill")
-    started = _started_by(app)
+    app, started = _run_until(launch, "appKilled", "before-kill")
     assert sum(p.name == "sleep" for p in started) == 2, describe(started)
     os.kill(app.process.pid, signal.SIGKILL)
     at = time.monotonic()
@@ -150,11 +151,7 @@ def test_10_app_killed(launch, results):
 
 
 def test_11_dispose_then_close(launch, results):
-    app = launch()
-    app.ready()
-    app.reply({"run": "dispose"})
-    _until_before(app, "before-dispose")
-    started = _started_by(app)
+    app, started = _run_until(launch, "dispose", "before-dispose")
     app.reply({"ok": True})
     _, result = app.expect("result", 60)
     assert result["ok"], result.get("error")

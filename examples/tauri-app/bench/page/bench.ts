@@ -4,23 +4,12 @@
 //   direct  = @tauri-apps/plugin-shell's own Command spawning the child (allowed by bench-capability.json),
 //   sidecar = the same work through process-sidecar's Command (allowed by the bench-* rules of the sidecar's scope).
 // The harness decides the order (alternating per round), sizes, and samples memory from outside (psutil).
-import { invoke } from '@tauri-apps/api/core';
+import { type Json, Failure, ask, check, log, tell } from '../../tests/page/harness.js';
 import { Command as ShellCommand } from '@tauri-apps/plugin-shell';
 import { Command, Sidecar, type TauriLaunchOptions } from 'process-sidecar/tauri';
 import { crc32 } from './crc32.js';
 
-type Json = Record<string, unknown>;
 type Side = 'direct' | 'sidecar';
-const tell = (message: Json) => invoke('e2e_report', { message, wait: false });
-async function ask(message: Json): Promise<Json> {
-  return JSON.parse((await invoke<string>('e2e_report', { message, wait: true })) ?? 'null');
-}
-const log = (text: string) => (document.getElementById('log')!.textContent += `${text}\n`);
-
-class Failure extends Error {}
-function check(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new Failure(what);
-}
 const now = () => performance.now();
 const round = (value: number, digits = 3) => Number(value.toFixed(digits));
 

@@ -11,18 +11,8 @@ import {
   isSidecarError,
   type TerminatedPayload,
 } from 'process-sidecar/tauri';
+import { type Json, Failure, ask, check, log, tell } from './harness.js';
 
-type Json = Record<string, unknown>;
-const tell = (message: Json) => invoke('e2e_report', { message, wait: false });
-async function ask(message: Json): Promise<Json> {
-  return JSON.parse((await invoke<string>('e2e_report', { message, wait: true })) ?? 'null');
-}
-const log = (text: string) => (document.getElementById('log')!.textContent += `${text}\n`);
-
-class Failure extends Error {}
-function check(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new Failure(what);
-}
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
