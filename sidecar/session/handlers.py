@@ -37,18 +37,21 @@ def _params_checks() -> dict[str, Check]:
 
 
 def _integers(params: dict) -> dict:
-    """params with every integral float (1.0, 1e6) as an int, at the two levels where the schemas have
-    integers (params.pid, params.pty.cols). JSON Schema counts 1.0 as an integer, and hosts in Python or Lua
-    send such numbers; converted here, no handler ever sees a float where it counts on an int."""
+    """params with every integral float (1.0, 1e6) as an int, at any depth (params.pid, params.pty.cols,
+    params.acks[].notifications). JSON Schema counts 1.0 as an integer, and hosts in Python or Lua send such
+    numbers; converted here, no handler ever sees a float where it counts on an int."""
 
-    def integer(value: Any) -> Any:
-        # Only where a float is exact: beyond 2**53 it stays a float, which every bound of the schemas refuses.
-        return int(value) if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53 else value
+    def integers(value: Any) -> Any:
+        if isinstance(value, float):
+            # Only where a float is exact: beyond 2**53 it stays a float, which every bound of the schemas refuses.
+            return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+        if isinstance(value, dict):
+            return {key: integers(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [integers(item) for item in value]
+        return value
 
-    return {
-        name: {key: integer(item) for key, item in value.items()} if isinstance(value, dict) else integer(value)
-        for name, value in params.items()
-    }
+    return integers(params)
 
 
 def executable_dir() -> str:

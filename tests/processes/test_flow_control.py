@@ -48,14 +48,15 @@ def _held_at(sidecar: Sidecar, pid: int) -> int:
     return counts[-1]
 
 
-def _acknowledge_until_exit(sidecar: Sidecar, pid: int, timeout: float) -> None:
-    """Acknowledge every notification of `pid` as it comes, as a host that keeps up would, until its exit."""
+def _acknowledge_until_exit(sidecar: Sidecar, pid: int, timeout: float, number: type = int) -> None:
+    """Acknowledge every notification of `pid` as it comes, as a host that keeps up would, until its exit;
+    the counts sent as `number` (float: as a host in Python or Lua may send them, 3.0)."""
     acked = [0]
 
     def acknowledged_to_the_end() -> bool:
         count = len(_data(sidecar, pid))
         if count > acked[0]:
-            sidecar.notify("$/outputConsumed", {"acks": [{"pid": pid, "notifications": count - acked[0]}]})
+            sidecar.notify("$/outputConsumed", {"acks": [{"pid": pid, "notifications": number(count - acked[0])}]})
             acked[0] = count
         return _exited(sidecar, pid)
 
@@ -77,6 +78,19 @@ def test_unacknowledged_output_stops_at_the_window_and_acknowledgements_let_all_
         line = b"0123456789abcdefghijklmnopqrstuvwxyz" * 2 + b"\n"
         assert hashlib.sha256(text).digest() == hashlib.sha256(line * (FLOOD_BYTES // 73)).digest()
         assert sidecar.wait_exit(pid)["code"] == 0
+    finally:
+        sidecar.kill()
+
+
+def test_acknowledgements_counted_in_integral_floats_release_a_held_child():
+    sidecar = _flow_sidecar("warning")
+    try:
+        pid = sidecar.spawn(*python("import sys; sys.stdout.write('f' * 400000)"))
+        _held_at(sidecar, pid)
+        _acknowledge_until_exit(sidecar, pid, timeout=30, number=float)
+        assert "".join(_data(sidecar, pid)) == "f" * 400000
+        assert sidecar.close() == 0
+        assert not [line for line in sidecar.all_stderr() if "Traceback" in line or "Error" in line]
     finally:
         sidecar.kill()
 
