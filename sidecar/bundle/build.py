@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import platform
 import shutil
@@ -250,9 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="keep the last build in --work when nothing that goes into it has changed")
     args = parser.parse_args(argv)
-    try:
-        import PyInstaller  # type: ignore[import-untyped]  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("PyInstaller") is None:
         parser.exit(2, "PyInstaller is missing: pip install 'process-sidecar[bundle]' (or 'pyinstaller>=6,<7')\n")
     from ..session.scope import ScopeFileError
 

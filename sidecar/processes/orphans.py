@@ -54,7 +54,8 @@ STRAY_SWEEP_SHARE = 0.02
 def become_subreaper() -> bool:
     problem = system.become_subreaper()
     if problem is not None:
-        log.warning("cannot become a child subreaper: %s", problem)
+        # Expected outside Linux (orphans go to init there; process groups still find them): not worth a warning.
+        (log.warning if system.LINUX else log.debug)("cannot become a child subreaper: %s", problem)
     return problem is None
 
 
@@ -79,12 +80,6 @@ class OrphanWatch:
         self._adoption_check: asyncio.TimerHandle | None = None
         self._watched: dict[int, int] = {}
         """Adopted processes, alive when last seen -> a pidfd that becomes readable when they exit."""
-
-    def start(self) -> None:
-        """Sweep every SWEEP_EVERY seconds while children run (call child_finished when one finishes), and
-        quickly for strays every STRAY_SWEEP_EVERY (call children_started when a child starts). Before the
-        first child there is nothing to sweep."""
-        self.children_started()
 
     def close(self) -> None:
         """No more sweeps or watches (the session is over)."""

@@ -40,7 +40,7 @@ def tree_usage(pid: int, exclude: frozenset[int]) -> dict:
     """
     import psutil
 
-    user = system = 0.0
+    user = system_time = 0.0
     rss = 0
     others = 0
     for process in _tree(pid, exclude):
@@ -52,13 +52,13 @@ def tree_usage(pid: int, exclude: frozenset[int]) -> dict:
         except psutil.Error:
             continue  # gone meanwhile
         user += times.user + times.children_user
-        system += times.system + times.children_system
+        system_time += times.system + times.children_system
         rss += memory
         if process.pid != pid and not zombie:
             others += 1
     return {
         "pid": pid,
-        "cpu": {"userMs": round(user * 1000), "systemMs": round(system * 1000)},
+        "cpu": {"userMs": round(user * 1000), "systemMs": round(system_time * 1000)},
         "rssBytes": rss,
         "descendants": others,
     }

@@ -106,7 +106,6 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
     )
     supervisor.on_child_started = orphans.children_started
     supervisor.on_child_finished = orphans.child_finished
-    orphans.start()
     _watch_parent(end)
     handlers = Handlers(supervisor, stdout, raw, settings, on_shutdown=lambda: end("shutdown requested"))
     dispatcher = Dispatcher(handlers.by_method(), stdout.send_line)

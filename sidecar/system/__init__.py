@@ -11,7 +11,6 @@ if sys.platform == "win32":  # pragma: no cover
     raise ImportError("process-sidecar needs a POSIX system (Linux, macOS, a BSD); Windows is not supported yet")
 
 from .posix import (  # noqa: E402
-    CHILD_SIGNAL,
     LINUX,
     SESSION_END_SIGNALS,
     STOP_SIGNALS,
@@ -45,7 +44,7 @@ from .posix import (  # noqa: E402
 )
 
 __all__ = [
-    "CHILD_SIGNAL", "LINUX", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "become_subreaper", "fork", "leave_session",
+    "LINUX", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "become_subreaper", "fork", "leave_session",
     "line_settings", "nonblocking_stderr", "open_descriptors", "open_for_writing", "open_terminal", "pidfd",
     "pin_directory", "pin_file", "PinnedDirectory", "PinnedFile", "pollable", "process_group", "process_links",
     "raise_open_file_limit", "real_directory", "reap", "resize_terminal", "restart_interrupted_calls",

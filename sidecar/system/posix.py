@@ -34,7 +34,6 @@ LINUX = sys.platform.startswith("linux")
 
 SESSION_END_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 """The signals that end a session: the host, a terminal or a service manager asking the sidecar to stop."""
-CHILD_SIGNAL = signal.SIGCHLD
 STOP_SIGNALS = (*SESSION_END_SIGNALS, signal.SIGPIPE)
 """What the guardian ignores: it must outlive the sidecar, whatever reaches their process group or terminal."""
 

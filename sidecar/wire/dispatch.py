@@ -158,7 +158,6 @@ def _envelope_problem(message: Any) -> tuple[Any, SidecarError] | None:
 
 class Dispatcher:
     def __init__(self, handlers: dict[str, Handler], send_line: Callable[[bytes], None]) -> None:
-        self._handlers = handlers
         self._methods = {name: self._adapt(name, handler) for name, handler in handlers.items()}
         self._send_line = send_line
         self._tasks: set[asyncio.Task] = set()
@@ -242,7 +241,11 @@ class Dispatcher:
                 answers = await asyncio.gather(*(self._answer_one(m, c) for m, c in zip(message, contexts)))
                 batch = [self._encode(answer) for answer in answers if answer is not None]
                 if batch:
-                    self._send_line(b"[" + b",".join(batch) + b"]\n")
+                    # One copy of the answers (an execute's can be large): "[", a, ",", b, "]\n" joined once.
+                    parts = [b","] * (2 * len(batch) + 1)
+                    parts[0], parts[-1] = b"[", b"]\n"
+                    parts[1::2] = batch
+                    self._send_line(b"".join(parts))
             finally:
                 for context in contexts:
                     context.responded()
@@ -282,7 +285,7 @@ class Dispatcher:
     async def _dispatch(self, message: dict, context: RequestContext) -> dict | None:
         is_notification = "id" not in message
         method = message["method"]
-        if method not in self._handlers:
+        if method not in self._methods:
             if is_notification:
                 log.debug("ignoring notification %s: no such method", quoted(method))
                 return None
@@ -303,19 +306,19 @@ class Dispatcher:
         return None if is_notification else to_serializable(to_response(request, result))
 
     def _send(self, answer: dict) -> None:
-        self._send_line(self._encode(answer) + b"\n")
+        self._send_line(self._encode(answer, orjson.OPT_APPEND_NEWLINE))
 
     @staticmethod
-    def _encode(answer: dict) -> bytes:
-        """The answer as JSON; an answer that cannot be encoded becomes an InternalError for the same id, so
-        that every request is answered whatever its handler returned."""
+    def _encode(answer: dict, option: int = 0) -> bytes:
+        """The answer as JSON (with orjson's `option`); an answer that cannot be encoded becomes an InternalError
+        for the same id, so that every request is answered whatever its handler returned."""
         try:
-            return orjson.dumps(answer)
+            return orjson.dumps(answer, option=option)
         except TypeError as exc:  # orjson.JSONEncodeError: too deep, not JSON, an integer too large
             log.error("cannot encode the answer to %s: %s", show(answer.get("id")), exc)
             return orjson.dumps(error_response(answer.get("id"), SidecarError(
                 "InternalError", f"The sidecar could not encode its answer: {exc}."
-            )))
+            )), option=option)
 
     @staticmethod
     def _adapt(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:

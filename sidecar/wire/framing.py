@@ -70,11 +70,6 @@ class LineSplitter:
             self._search_from = 0
         return more
 
-    def feed(self, data: bytes) -> None:
-        """add() and drain() every line."""
-        self.add(data)
-        self.drain()
-
     def end(self) -> None:
         """End of input: every line held is emitted, and a last line without its newline still counts."""
         self.drain()

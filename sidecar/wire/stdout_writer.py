@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Callable
+from typing import Callable
 
 import orjson
 
@@ -37,10 +37,6 @@ class StdoutWriter(HostPipe):
             self._fd = fd
 
     # -- sending ----------------------------------------------------------------------------------------
-
-    def send(self, message: Any) -> None:
-        """Queue one message (a dict, or a list for a batch response)."""
-        self.send_line(orjson.dumps(message, option=_DUMPS_OPTIONS))
 
     def notify(self, method: str, params: dict) -> None:
         self.send_line(orjson.dumps({"jsonrpc": "2.0", "method": method, "params": params}, option=_DUMPS_OPTIONS))
