@@ -11,7 +11,8 @@ import { launchSidecar, sleep } from './helpers.js';
 
 const WINDOW = 65536;
 const TOTAL = 4 * 1024 * 1024;
-const FLOOD = ['-c', `head -c ${TOTAL} /dev/urandom`];
+// Random bytes, and their SHA-256 on stderr once they are written, so that the test can check every byte and its order.
+const FLOOD = ['-c', `f=$(mktemp) && head -c ${TOTAL} /dev/urandom > "$f" && cat "$f" && sha256sum < "$f" | cut -c1-64 >&2; rm -f "$f"`];
 
 describe('flow control', () => {
   let sidecar: Sidecar;
@@ -38,10 +39,12 @@ describe('flow control', () => {
       hash.update(chunk);
       bytes += chunk.length;
     });
+    const stderr: Uint8Array[] = [];
+    command.stderr.on('data', (chunk) => stderr.push(chunk));
     const { code } = await child.wait();
     assert.equal(code, 0);
     assert.equal(bytes, TOTAL);
-    hash.digest();
+    assert.equal(hash.digest('hex'), Buffer.concat(stderr).toString().trim(), 'the bytes the child wrote, in its order');
   });
 
   test('a slow listener keeps the child at its pace, and nothing is lost', { timeout: 60000 }, async () => {

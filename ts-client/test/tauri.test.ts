@@ -38,6 +38,8 @@ interface SpawnArgs {
 }
 
 const calls: Array<{ cmd: string; args: any }> = [];
+/** How many of the next stdin_write calls fail, as an IPC call can. */
+let failWrites = 0;
 const processes = new Map<number, NodeChild>();
 /** The pids of the sidecars the bridge started, in order. */
 const sidecarPids: number[] = [];
@@ -175,6 +177,10 @@ before(() => {
       case 'plugin:shell|stdin_write': {
         const proc = processes.get(args.pid);
         if (!proc) throw new Error(`no child ${args.pid}`);
+        if (failWrites > 0) {
+          failWrites--;
+          throw new Error('stdin_write failed (the test asked for it)');
+        }
         proc.stdin!.write(typeof args.buffer === 'string' ? args.buffer : Buffer.from(args.buffer));
         return null;
       }
@@ -254,6 +260,21 @@ test('the sidecar dying is reported to pending calls', { timeout: 30000 }, async
   processes.get(pid)!.kill('SIGKILL');
   await assert.rejects(pending, (error: unknown) => isSidecarError(error) && error.code === ClientErrorCode.ConnectionClosed);
   assert.equal(sidecar.state, 'closed');
+});
+
+test('a write the plugin fails rejects the calls it carried, and later calls still go through', { timeout: 30000 }, async () => {
+  const sidecar = await Sidecar.launch({ setDefault: false, args: ['--log-level', 'error'] });
+  try {
+    failWrites = 1;
+    await assert.rejects(sidecar.list(), (error: unknown) => isSidecarError(error) && error.code === ClientErrorCode.ConnectionClosed && /list/.test(error.message));
+    assert.equal(failWrites, 0);
+    const result = await sidecar.command('sh', ['-c', 'echo after']).execute();
+    assert.deepEqual([result.code, result.stdout], [0, 'after\n']);
+    assert.deepEqual(await sidecar.list(), []);
+  } finally {
+    failWrites = 0;
+    await sidecar.dispose();
+  }
 });
 
 test('a reload: the next launch kills the sidecar an earlier load of the page left running, and its children end', { timeout: 30000 }, async () => {

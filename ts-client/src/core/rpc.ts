@@ -103,7 +103,7 @@ export class RpcConnection {
         },
         onResult: options.onResult,
       });
-      const failure = this.#send({ jsonrpc: '2.0', id, method, params }, method);
+      const failure = this.#send({ jsonrpc: '2.0', id, method, params }, method, (error) => this.#abandon(id, error));
       if (failure) {
         this.#pending.delete(id);
         settle();
@@ -130,8 +130,20 @@ export class RpcConnection {
     if (pending.length) this.#handlers.pendingChanged?.();
   }
 
-  /** Returns an error instead of throwing, so that request() can reject just the one call. */
-  #send(message: object, method: string): SidecarError | undefined {
+  /** A request whose line could not be written: it fails now (it may never reach the sidecar), and an answer
+   * that comes all the same is ignored. */
+  #abandon(id: number, error: SidecarError): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    this.#abandoned.add(id);
+    pending.reject(error);
+    this.#handlers.pendingChanged?.();
+  }
+
+  /** Returns an error instead of throwing, so that request() can reject just the one call; a write that fails
+   * later goes to `onWriteFailed` (a request's), or is reported as a protocol error (a notification's). */
+  #send(message: object, method: string, onWriteFailed?: (error: SidecarError) => void): SidecarError | undefined {
     const line = JSON.stringify(message) + '\n';
     const limit = this.maxLineBytes;
     // A line the sidecar would discard would also never be answered (its MessageTooLarge carries id null).
@@ -148,18 +160,16 @@ export class RpcConnection {
     try {
       const written = this.#transport.write(line);
       if (written && typeof (written as Promise<void>).then === 'function') {
-        (written as Promise<void>).catch((cause: unknown) => this.#writeFailed(cause));
+        (written as Promise<void>).catch((cause: unknown) => {
+          const error = new SidecarError(ClientErrorCode.ConnectionClosed, `Could not send ${method} to the sidecar.`, { cause, method });
+          if (onWriteFailed) onWriteFailed(error);
+          else this.#handlers.protocolError(error);
+        });
       }
       return undefined;
     } catch (cause) {
       return new SidecarError(ClientErrorCode.ConnectionClosed, `Could not send ${method} to the sidecar.`, { cause, method });
     }
-  }
-
-  #writeFailed(cause: unknown): void {
-    // A failed write means the sidecar is going away; the transport reports that through close(), which
-    // rejects whatever is pending. Until then, say what happened.
-    this.#handlers.protocolError(new SidecarError(ClientErrorCode.ConnectionClosed, 'Writing to the sidecar failed.', { cause }));
   }
 
   #receive(line: string): void {

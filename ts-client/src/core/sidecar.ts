@@ -120,9 +120,8 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   #busy: boolean | undefined;
   /** The flow control window to ask for in initialize (undefined: none). */
   readonly #windowWanted: number | undefined;
-  /** Whether the sidecar took it: output notifications are then acknowledged as listeners take them. */
-  #flowControl = false;
-  /** The window the sidecar agreed to (bytes per child), when it took one. */
+  /** The window the sidecar agreed to (bytes per child); 0 when it took none. With one, output notifications
+   * are acknowledged as listeners take them. */
   #windowBytes = 0;
   /** Notifications handed to listeners and not yet acknowledged, per pid. */
   readonly #consumed = new Map<number, number>();
@@ -201,8 +200,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
       this.#rawOpen = true;
     }
     // The first initialize decides, on both sides; an older sidecar leaves flowControl out: none.
-    this.#flowControl = typeof result.capabilities.flowControl === 'object' && result.capabilities.flowControl !== null;
-    this.#windowBytes = this.#flowControl ? result.capabilities.flowControl!.windowBytes : 0;
+    this.#windowBytes = result.capabilities.flowControl?.windowBytes ?? 0;
     return result;
   }
 
@@ -270,7 +268,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
         this.#processes.set(result.pid, sink);
         // Its frames may have been read already; the router hands them over now, in order.
         if (raw) this.#raw?.route(result.pid, sink);
-        this.#updateBusy();
+        // (the busy state follows: rpc calls pendingChanged right after this)
       },
     });
     return pid;
@@ -329,7 +327,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
         const sink = this.#processes.get(pid);
         // With flow control every notification is acknowledged once taken, also one nobody routes (the
         // sidecar would hold that child back for ever otherwise).
-        const consumed = this.#flowControl ? () => this.#consume(pid, data.length) : undefined;
+        const consumed = this.#windowBytes > 0 ? () => this.#consume(pid, data.length) : undefined;
         if (sink) sink[method](data, consumed);
         else consumed?.();
         break;

@@ -123,19 +123,24 @@ function toChunk(payload: RawPayload): Uint8Array | string {
 /** How the client's flow control acknowledgements start (rpc.ts writes every message this way). */
 const ACK_PREFIX = '{"jsonrpc":"2.0","method":"$/outputConsumed"';
 
-/** Sends text in order, one send at a time; what is queued while one is under way goes together in the next. */
+/** Sends text in order, one send at a time; what is queued while one is under way goes together in the next.
+ * Each write settles with the send that carried its text; a failed send fails those writes, not later ones. */
 function serialWriter(): (text: string, send: (batch: string) => Promise<void>) => Promise<void> {
   let queued = '';
+  let next: Promise<void> | undefined; // the send that text queued now will go with
   let writing: Promise<void> = Promise.resolve();
   return (text, send) => {
     queued += text;
-    writing = writing.then(async () => {
-      if (!queued) return;
-      const batch = queued;
-      queued = '';
-      await send(batch);
-    });
-    return writing;
+    if (!next) {
+      next = writing.then(() => {
+        const batch = queued;
+        queued = '';
+        next = undefined;
+        return send(batch);
+      });
+      writing = next.catch(() => {});
+    }
+    return next;
   };
 }
 
