@@ -44,17 +44,25 @@ runButton.onclick = async () => {
   try {
     setRunning(await command.spawn());
   } catch (error) {
-    print(`${isSidecarError(error) ? `${error.codeName}: ` : ''}${(error as Error).message}\n`, 'stderr');
+    report(error);
   }
 };
-killButton.onclick = () => running?.kill(); // SIGTERM to the whole tree, SIGKILL 2 s later
-closeStdinButton.onclick = () => running?.closeStdin();
-stdin.onkeydown = async (event) => {
+/** A failed call (the child has just ended, the sidecar is gone) is shown, not left unhandled. */
+function report(error: unknown) {
+  print(`\n${isSidecarError(error) ? `${error.codeName}: ` : ''}${(error as Error).message}\n`, 'stderr');
+}
+
+killButton.onclick = () => running?.kill().catch(report); // SIGTERM to the whole tree, SIGKILL 2 s later
+closeStdinButton.onclick = () => {
+  running?.closeStdin().catch(report);
+  stdin.disabled = closeStdinButton.disabled = true; // nothing more can be typed to it
+};
+stdin.onkeydown = (event) => {
   if (event.key !== 'Enter' || !running) return;
   const line = `${stdin.value}\n`;
   stdin.value = '';
   print(line, 'stderr');
-  await running.write(line);
+  running.write(line).catch(report);
 };
 
 async function startTerminal() {
@@ -64,8 +72,9 @@ async function startTerminal() {
   command.stdout.on('data', (bytes) => term.write(bytes)); // escape sequences and all, byte-exact
   command.on('close', ({ code, signal }) => term.write(`\r\n[bash exited: ${code ?? `signal ${signal}`}]\r\n`));
   const shell = await command.spawn();
-  term.onData((keys) => void shell.write(keys)); // ^C is '\x03': SIGINT to the foreground job
-  term.onResize(({ cols, rows }) => void shell.resize(cols, rows)); // SIGWINCH
+  // After bash has exited these fail (UnknownProcess); its close event has said so already.
+  term.onData((keys) => void shell.write(keys).catch(() => {})); // ^C is '\x03': SIGINT to the foreground job
+  term.onResize(({ cols, rows }) => void shell.resize(cols, rows).catch(() => {})); // SIGWINCH
   term.focus();
 }
 

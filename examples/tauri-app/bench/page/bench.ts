@@ -29,7 +29,7 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-/** Busy for `ms` from `since`: the page's handler doing work per event. */
+/** Busy until `deadline` (performance.now()): the page's handler doing work per event. */
 function spinUntil(deadline: number): void {
   while (now() < deadline) {
     // a handler that takes its time
@@ -340,21 +340,6 @@ const fineClock = {
     return t - calls * this.callMs;
   },
 };
-
-/** The smallest step of performance.now() seen in a short spin (WebKit coarsens it unless cross-origin isolated). */
-function clockResolution(): Json {
-  let smallest = Infinity;
-  let last = now();
-  const end = last + 20;
-  while (last < end) {
-    const t = now();
-    if (t > last) {
-      smallest = Math.min(smallest, t - last);
-      last = t;
-    }
-  }
-  return { stepMs: smallest, crossOriginIsolated: globalThis.crossOriginIsolated ?? null };
-}
 
 async function main() {
   const load = Number(sessionStorage.getItem('bench:load') ?? '0') + 1;
