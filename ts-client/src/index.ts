@@ -14,7 +14,7 @@ export { EventEmitter } from './core/emitter.js';
 export { SidecarError, ClientErrorCode, ErrorCode, ErrorName, isSidecarError } from './core/errors.js';
 export type { ClientErrorName, ErrorDataMap } from './core/errors.js';
 export { getDefaultSidecar, setDefaultSidecar } from './core/default-sidecar.js';
-export type { Transport, TransportEvents, TransportCloseInfo, RawChannel, RawChannelEvents } from './core/transport.js';
+export type { Transport, TransportEvents, TransportCloseInfo, RawChannel, RawChannelEvents, WriteLane } from './core/transport.js';
 export { createStreamTransport, createEventStreamTransport } from './transports/stream.js';
 export type { StreamTransportOptions, EventStreamLike, EventStreamTransportOptions } from './transports/stream.js';
 export { PROTOCOL_VERSION, METHODS } from './generated/methods.js';

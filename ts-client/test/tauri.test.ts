@@ -40,6 +40,8 @@ interface SpawnArgs {
 const calls: Array<{ cmd: string; args: any }> = [];
 /** How many of the next stdin_write calls fail, as an IPC call can. */
 let failWrites = 0;
+/** While set, a stdin_write that carries more than acknowledgements waits for it, as a slow IPC call would. */
+let holdRequestWrites: Promise<void> | undefined;
 const processes = new Map<number, NodeChild>();
 /** The pids of the sidecars the bridge started, in order. */
 const sidecarPids: number[] = [];
@@ -181,8 +183,12 @@ before(() => {
           failWrites--;
           throw new Error('stdin_write failed (the test asked for it)');
         }
-        proc.stdin!.write(typeof args.buffer === 'string' ? args.buffer : Buffer.from(args.buffer));
-        return null;
+        const deliver = () => {
+          proc.stdin!.write(typeof args.buffer === 'string' ? args.buffer : Buffer.from(args.buffer));
+          return null;
+        };
+        const onlyAcks = String(args.buffer).trimEnd().split('\n').every((line) => line.includes('"$/outputConsumed"'));
+        return holdRequestWrites && !onlyAcks ? holdRequestWrites.then(deliver) : deliver();
       }
       case 'plugin:shell|kill':
         processes.get(args.pid)?.kill('SIGKILL');
@@ -392,6 +398,30 @@ test('flow control: a child whose output nobody takes does not stall another', {
     assert.deepEqual(await idleChild.wait(), { code: 0, signal: null });
     assert.equal(idleBytes, total);
   } finally {
+    await sidecar.dispose();
+  }
+});
+
+test('flow control: acknowledgements do not wait behind a request whose IPC call is slow', { timeout: 30000 }, async () => {
+  const sidecar = await Sidecar.launch({ setDefault: false, stderr: 'ignore' });
+  let release!: () => void;
+  try {
+    const command = sidecar.command('sh', ['-c', 'sleep 0.3; echo out; sleep 1']);
+    const taken = new Promise<void>((resolve) => command.stdout.once('data', () => resolve()));
+    const child = await command.spawn();
+    holdRequestWrites = new Promise((resolve) => (release = resolve));
+    const held = calls.length;
+    const listed = sidecar.list(); // its write waits in the bridge
+    await taken;
+    const ackedMeanwhile = () =>
+      calls.slice(held).some((c) => c.cmd === 'plugin:shell|stdin_write' && String(c.args.buffer).includes(`"$/outputConsumed","params":{"acks":[{"pid":${child.pid},`));
+    assert.ok(await eventually(ackedMeanwhile, 5000), 'the acknowledgement was queued behind the held list request');
+    release();
+    assert.ok((await listed).some((entry) => entry.pid === child.pid));
+    await child.wait();
+  } finally {
+    holdRequestWrites = undefined;
+    release?.();
     await sidecar.dispose();
   }
 });

@@ -6,7 +6,7 @@
 import { ClientErrorCode, SidecarError, abortedError, errorFromWire, notConnectedError } from './errors.js';
 import { ErrorCode } from '../generated/errors.js';
 import { LineSplitter } from './framing.js';
-import type { Transport, TransportCloseInfo } from './transport.js';
+import type { Transport, TransportCloseInfo, WriteLane } from './transport.js';
 
 export interface RpcHandlers {
   /** A notification from the sidecar (stdout, stderr, exit). */
@@ -113,9 +113,9 @@ export class RpcConnection {
     });
   }
 
-  notify(method: string, params: unknown): void {
+  notify(method: string, params: unknown, lane?: WriteLane): void {
     if (this.#state !== 'open') return;
-    const failure = this.#send({ jsonrpc: '2.0', method, params }, method);
+    const failure = this.#send({ jsonrpc: '2.0', method, params }, method, undefined, lane);
     if (failure) this.#handlers.protocolError(failure);
   }
 
@@ -143,7 +143,7 @@ export class RpcConnection {
 
   /** Returns an error instead of throwing, so that request() can reject just the one call; a write that fails
    * later goes to `onWriteFailed` (a request's), or is reported as a protocol error (a notification's). */
-  #send(message: object, method: string, onWriteFailed?: (error: SidecarError) => void): SidecarError | undefined {
+  #send(message: object, method: string, onWriteFailed?: (error: SidecarError) => void, lane?: WriteLane): SidecarError | undefined {
     const line = JSON.stringify(message) + '\n';
     const limit = this.maxLineBytes;
     // A line the sidecar would discard would also never be answered (its MessageTooLarge carries id null).
@@ -158,7 +158,7 @@ export class RpcConnection {
       }
     }
     try {
-      const written = this.#transport.write(line);
+      const written = this.#transport.write(line, lane);
       if (written && typeof (written as Promise<void>).then === 'function') {
         (written as Promise<void>).catch((cause: unknown) => {
           const error = new SidecarError(ClientErrorCode.ConnectionClosed, `Could not send ${method} to the sidecar.`, { cause, method });

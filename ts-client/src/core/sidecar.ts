@@ -384,7 +384,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     const acks = [...this.#consumed].map(([pid, notifications]) => ({ pid, notifications }));
     this.#consumed.clear();
     this.#consumedSize = 0;
-    if (acks.length && this.#rpc.isOpen) this.#rpc.notify('$/outputConsumed', { acks });
+    if (acks.length && this.#rpc.isOpen) this.#rpc.notify('$/outputConsumed', { acks }, 'acks');
   }
 
   #onRawData(chunk: Uint8Array): void {

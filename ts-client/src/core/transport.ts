@@ -48,6 +48,9 @@ export interface RawChannelEvents {
   close(error?: unknown): void;
 }
 
+/** Which queue a write belongs to (see Transport.write). */
+export type WriteLane = 'requests' | 'acks';
+
 export interface Transport {
   /** The raw channel, when this transport opened one to the sidecar (see RawChannel). */
   readonly rawChannel?: RawChannel;
@@ -56,8 +59,13 @@ export interface Transport {
    * issued right after start(), before the transport is fully up: the transport queues them.
    */
   start(events: TransportEvents): void;
-  /** Sends text (whole protocol lines, each ending in "\n") to the sidecar's stdin. Writes keep their order. */
-  write(text: string): void | Promise<void>;
+  /**
+   * Sends text (whole protocol lines, each ending in "\n") to the sidecar's stdin. Writes keep their order
+   * within a lane. `lane` is 'acks' for flow control acknowledgements ($/outputConsumed): a transport whose
+   * sends are slow and queued (Tauri's IPC) may send them ahead of queued requests, since a child held at its
+   * window waits for them; a transport that writes at once can ignore the lane.
+   */
+  write(text: string, lane?: WriteLane): void | Promise<void>;
   /** Closes the sidecar's stdin: on end of file the sidecar stops its children and exits. */
   end(): void | Promise<void>;
   /** Stops the sidecar now (kills its process, tears down the stream). Used when end() did not make it exit in time. */

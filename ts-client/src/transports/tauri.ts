@@ -120,9 +120,6 @@ function toChunk(payload: RawPayload): Uint8Array | string {
   return Uint8Array.from(payload);
 }
 
-/** How the client's flow control acknowledgements start (rpc.ts writes every message this way). */
-const ACK_PREFIX = '{"jsonrpc":"2.0","method":"$/outputConsumed"';
-
 /** Sends text in order, one send at a time; what is queued while one is under way goes together in the next.
  * Each write settles with the send that carried its text; a failed send fails those writes, not later ones. */
 function serialWriter(): (text: string, send: (batch: string) => Promise<void>) => Promise<void> {
@@ -220,12 +217,12 @@ export function createTauriTransport(options: TauriTransportOptions = {}): Trans
           },
         );
     },
-    write(text) {
+    write(text, lane) {
       const send = async (batch: string) => {
         const child = await spawned;
         if (child && !closed) await child.write(batch);
       };
-      return (text.startsWith(ACK_PREFIX) ? acks : requests)(text, send);
+      return (lane === 'acks' ? acks : requests)(text, send);
     },
     end() {
       // The shell plugin cannot close a child's stdin; the `shutdown` request that dispose() sends first
