@@ -155,7 +155,9 @@ _REASONS = {
 
 
 def spawn_failure(spec: LaunchSpec, exc: OSError) -> SidecarError:
-    """SpawnFailed naming the program (or the cwd, when that is what failed) with errno details."""
+    """SpawnFailed naming the program (or the cwd, when that is what failed) with errno details, as the request
+    named them (not as the scope's descriptors through which the child was started)."""
+    spec.as_requested(exc)
     number = exc.errno or 0
     path = exc.filename if isinstance(exc.filename, str) else None
     if spec.cwd is not None and path == spec.cwd:

@@ -30,30 +30,26 @@ class PipeChild(Child, asyncio.SubprocessProtocol):
         self._drain_waiters: list[asyncio.Future[None]] = []
 
     async def start(self, spec: LaunchSpec) -> None:
-        """Start the program in a new session (its own process group); OSError if it cannot start, naming
-        the program or the working directory that failed (exc.filename). With a scope: the very file and
-        directory it checked (LaunchSpec.executable, start_cwd), or ScopeDenied."""
+        """Start the program in a new session (its own process group); OSError if it cannot start, its filename
+        the program or working directory that failed (launch.spawn_failure names them as the request did).
+        With a scope: the very file and directory it checked (LaunchSpec.executable, start_cwd)."""
         loop = asyncio.get_running_loop()
         # asyncio's own loop starts children with Popen, which can execute a path other than argv[0]; another
         # loop (uvloop's libuv) may not.
         executable, keep_fds = spec.executable(own_argv0=isinstance(loop, asyncio.BaseEventLoop))
-        try:
-            await loop.subprocess_exec(
-                lambda: self,
-                spec.program,
-                *spec.args,
-                stdin=subprocess.PIPE if spec.stdin_pipe else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=spec.start_cwd,
-                env=spec.env,
-                start_new_session=True,
-                executable=executable,
-                pass_fds=keep_fds,
-            )
-        except OSError as exc:
-            spec.as_requested(exc)
-            raise
+        await loop.subprocess_exec(
+            lambda: self,
+            spec.program,
+            *spec.args,
+            stdin=subprocess.PIPE if spec.stdin_pipe else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=spec.start_cwd,
+            env=spec.env,
+            start_new_session=True,
+            executable=executable,
+            pass_fds=keep_fds,
+        )
 
     # -- asyncio.SubprocessProtocol ----------------------------------------------------------------------
 

@@ -99,10 +99,6 @@ class TerminalChild(Child):
                 start_new_session=True,
                 preexec_fn=system.take_terminal,
             )
-        except OSError as exc:
-            os.close(master)
-            spec.as_requested(exc)
-            raise
         except BaseException:
             os.close(master)
             raise
