@@ -26,12 +26,12 @@ def _protocol_doc() -> str:
     wheel build), or in a checkout's protocol/ beside it. A bundled binary has none a user could open (a
     onefile one unpacks into a directory that is gone once it exits): it names the document instead."""
     if not getattr(sys, "frozen", False):
-        from pathlib import Path
+        from .wire.protocol_files import protocol_dir
 
-        package = Path(__file__).resolve().parent
-        for candidate in (package / "protocol" / "PROTOCOL.md", package.parent / "protocol" / "PROTOCOL.md"):
-            if candidate.is_file():
-                return str(candidate)
+        try:
+            return str(protocol_dir() / "PROTOCOL.md")
+        except FileNotFoundError:
+            pass
     return "PROTOCOL.md, in the Python package as sidecar/protocol/PROTOCOL.md"
 
 
