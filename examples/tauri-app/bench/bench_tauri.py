@@ -197,17 +197,10 @@ class Bench:
         self.sampler: MemorySampler | None = None
 
     def measure(self, figure: str, side: str, params: dict, timeout: float) -> dict:
-        self.app.reply({"run": figure, "side": side, "params": params})
-        while True:
-            _, message = self.app.message(timeout)
-            if message["type"] == "result":
-                if not message["ok"]:
-                    raise AssertionError(f"{figure} {side}: {message.get('error')}\n{message.get('stack') or ''}")
-                return message["detail"]
-            if message["type"] == "check":
-                self.app.reply(self.check(message))
-            else:
-                raise AssertionError(f"unexpected message during {figure} {side}: {message}")
+        message = self.app.run(figure, timeout, ask={"side": side, "params": params}, check=self.check)
+        if not message["ok"]:
+            raise AssertionError(f"{figure} {side}: {message.get('error')}\n{message.get('stack') or ''}")
+        return message["detail"]
 
     def check(self, message: dict) -> dict:
         what = message.get("what")

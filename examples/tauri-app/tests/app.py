@@ -19,6 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
@@ -130,13 +131,14 @@ class App:
             **(env or {}),
         }
         env.pop("WAYLAND_DISPLAY", None)
-        self.process = subprocess.Popen(
-            [str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.stderr_path, "wb"),
-            env=env, cwd=log_dir,
-        )
+        with open(self.stderr_path, "wb") as stderr:  # the app has its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=log_dir,
+            )
         self.started = time.monotonic()
         self.pending: dict | None = None  # the last ask, not yet answered
         self.seen: set[Proc] = set()  # everything the app was seen to have started, for the clean-up
+        self.trees: dict[int, list[Proc]] = {}  # pid -> the tree a check saw under it, for a later check
         threading.Thread(target=self._read, daemon=True).start()
 
     # --- the line protocol ---
@@ -181,16 +183,18 @@ class App:
             self.message(timeout)
         return self.pending
 
-    def run(self, scenario: str, timeout: float = 60) -> dict:
-        """Has the page run `scenario`, answering its checks, and returns its result message."""
+    def run(self, scenario: str, timeout: float = 60, *, ask: dict | None = None,
+            check: Callable[[dict], dict] | None = None) -> dict:
+        """Has the page run `scenario` (with `ask`'s fields beside it), answering its checks with `check`
+        (default: this app's own), and returns its result message."""
         self.ready(timeout)
-        self.reply({"run": scenario})
+        self.reply({"run": scenario, **(ask or {})})
         while True:
             _, message = self.message(timeout)
             if message["type"] == "result":
                 return message
             if message["type"] == "check":
-                self.reply(self.check(message))
+                self.reply((check or self.check)(message))
             elif message["type"] not in ("loaded",):
                 raise AssertionError(f"unexpected message during {scenario}: {message}")
 
@@ -223,12 +227,6 @@ class App:
             left = wait_until(10, lambda: not left_of(procs)) or left_of(procs)
             return {"ok": left is True}
         raise AssertionError(f"unknown check {message}")
-
-    @property
-    def trees(self) -> dict[int, list[Proc]]:
-        if not hasattr(self, "_trees"):
-            self._trees = {}
-        return self._trees
 
     # --- the outside view ---
 

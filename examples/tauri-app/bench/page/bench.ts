@@ -4,7 +4,7 @@
 //   direct  = @tauri-apps/plugin-shell's own Command spawning the child (allowed by bench-capability.json),
 //   sidecar = the same work through process-sidecar's Command (allowed by the bench-* rules of the sidecar's scope).
 // The harness decides the order (alternating per round), sizes, and samples memory from outside (psutil).
-import { type Json, Failure, ask, check, log, tell } from '../../tests/page/harness.js';
+import { type Json, Failure, ask, check, log, outcome, tell } from '../../tests/page/harness.js';
 import { Command as ShellCommand } from '@tauri-apps/plugin-shell';
 import { Command, Sidecar, type TauriLaunchOptions } from 'process-sidecar/tauri';
 import { crc32 } from './crc32.js';
@@ -366,15 +366,11 @@ async function main() {
     }
     const figure = figures[String(next.run)];
     const side = next.side as Side;
-    let report: Json;
-    try {
+    log(`${String(next.run)} ${side}…`);
+    const report = await outcome({ figure: next.run, side }, () => {
       if (!figure) throw new Failure(`no figure ${String(next.run)}`);
-      log(`${String(next.run)} ${side}…`);
-      report = { type: 'result', figure: next.run, side, ok: true, detail: await figure(side, (next.params ?? {}) as Params) };
-    } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      report = { type: 'result', figure: next.run, side, ok: false, error: message, stack: error instanceof Error ? error.stack : undefined };
-    }
+      return figure(side, (next.params ?? {}) as Params);
+    });
     log(`${String(next.run)} ${side}: ${JSON.stringify(report.ok ? report.detail : report.error)}`);
     next = await ask(report);
   }

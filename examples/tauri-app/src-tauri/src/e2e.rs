@@ -16,22 +16,25 @@ use std::sync::Mutex;
 
 use tauri::{Runtime, WebviewUrl};
 
-/// One reply at a time: stdin is the harness's single line of answers.
-static STDIN: Mutex<()> = Mutex::new(());
+/// One question at a time: a message that waits holds it from its line out until its reply is read, so that
+/// two pages' (or two calls') questions and the harness's answers on stdin cannot cross.
+static ASKING: Mutex<()> = Mutex::new(());
+
+fn print(message: &serde_json::Value) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "E2E {message}").map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())
+}
 
 #[tauri::command]
 async fn e2e_report(message: serde_json::Value, wait: bool) -> Result<Option<String>, String> {
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "E2E {message}").map_err(|e| e.to_string())?;
-        out.flush().map_err(|e| e.to_string())?;
-    }
     if !wait {
-        return Ok(None);
+        return print(&message).map(|()| None);
     }
-    // A blocking read: off the async runtime's worker threads.
-    tauri::async_runtime::spawn_blocking(|| {
-        let _one_at_a_time = STDIN.lock().unwrap_or_else(|e| e.into_inner());
+    // Blocking (the lock, the read): off the async runtime's worker threads.
+    tauri::async_runtime::spawn_blocking(move || {
+        let _one_at_a_time = ASKING.lock().unwrap_or_else(|e| e.into_inner());
+        print(&message)?;
         let mut line = String::new();
         match std::io::stdin().lock().read_line(&mut line) {
             Ok(0) => Err("the test harness closed stdin".to_string()),

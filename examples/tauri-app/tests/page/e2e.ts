@@ -11,7 +11,7 @@ import {
   isSidecarError,
   type TerminatedPayload,
 } from 'process-sidecar/tauri';
-import { type Json, Failure, ask, check, log, tell } from './harness.js';
+import { type Json, Failure, ask, check, log, outcome, tell } from './harness.js';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -245,16 +245,12 @@ async function main() {
   for (;;) {
     const name = String(next.run);
     const scenario = scenarios[name];
-    let report: Json;
     const started = performance.now();
-    try {
+    log(`${name}…`);
+    const report = await outcome({ scenario: name }, () => {
       if (!scenario) throw new Failure(`no scenario ${name}`);
-      log(`${name}…`);
-      report = { type: 'result', scenario: name, ok: true, detail: await scenario() };
-    } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      report = { type: 'result', scenario: name, ok: false, error: message, stack: error instanceof Error ? error.stack : undefined };
-    }
+      return scenario();
+    });
     report.ms = Math.round(performance.now() - started);
     log(`${name}: ${report.ok ? 'ok' : report.error}`);
     if ((report.detail as Json | undefined)?.closeWindow) {

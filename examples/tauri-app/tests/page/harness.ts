@@ -19,3 +19,14 @@ export class Failure extends Error {}
 export function check(condition: unknown, what: string): asserts condition {
   if (!condition) throw new Failure(what);
 }
+
+/** Runs one step the harness asked for, and gives the `result` message for it (`fields` say which step): its
+ * detail, or the error's name, message and stack. */
+export async function outcome(fields: Json, step: () => Promise<Json>): Promise<Json> {
+  try {
+    return { type: 'result', ...fields, ok: true, detail: await step() };
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { type: 'result', ...fields, ok: false, error: message, stack: error instanceof Error ? error.stack : undefined };
+  }
+}
