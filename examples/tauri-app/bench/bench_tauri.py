@@ -254,7 +254,7 @@ def run(sizes: Sizes, rounds: int, figures: tuple[str, ...], *, launch: dict | N
         raise SystemExit(f"{binary} is missing: make bench-tauri builds it (cargo feature bench)")
     workdir = Path(tempfile.mkdtemp(prefix="process-sidecar-bench-", dir="/tmp"))
     log_dir = APP_DIR / "target-e2e-logs"
-    results: dict = {"rounds": [], "startup": []}
+    results: dict = {"rounds": [], "startup": [], "failures": []}
     try:
         inputs = write_inputs(workdir, sizes)
         with (nullcontext(display) if display else xvfb()) as display:
@@ -286,16 +286,26 @@ def run(sizes: Sizes, rounds: int, figures: tuple[str, ...], *, launch: dict | N
                         this_round[figure] = {}
                         for side in order:
                             params = params_for(figure, sizes, inputs)
-                            if figure == "flood":
-                                # A fresh app for each side: what the other side left (plugin-shell's side leaves
-                                # a lot) must not count, either way.
-                                flood_app, flood_bench, _ = start(f"bench-flood-{side}")
-                                try:
-                                    detail = flood_bench.measure(figure, side, params, timeout)
-                                finally:
-                                    flood_app.stop()
-                            else:
-                                detail = bench.measure(PAGE_FIGURE.get(figure, figure), side, params, timeout)
+                            try:
+                                if figure == "flood":
+                                    # A fresh app for each side: what the other side left (plugin-shell's side
+                                    # leaves a lot) must not count, either way.
+                                    flood_app, flood_bench, _ = start(f"bench-flood-{side}")
+                                    try:
+                                        detail = flood_bench.measure(figure, side, params, timeout)
+                                    finally:
+                                        flood_app.stop()
+                                else:
+                                    detail = bench.measure(PAGE_FIGURE.get(figure, figure), side, params, timeout)
+                            except AssertionError as failure:
+                                # One side that fails or stalls (plugin-shell's has been seen to wait for events
+                                # that never came) costs its round that figure, not the run.
+                                results["failures"].append({"round": r + 1, "figure": figure, "side": side, "error": str(failure)})
+                                log(f"round {r + 1} {figure:>15} {side:>7}: FAILED: {str(failure).splitlines()[0]}")
+                                if figure != "flood":  # the page may still be inside the figure: a fresh app
+                                    app.stop()
+                                    app, bench, _ = start("bench")
+                                continue
                             this_round[figure][side] = detail
                             log(f"round {r + 1} {figure:>15} {side:>7}: {summary_of(figure, detail)}")
                     results["rounds"].append(this_round)
@@ -340,10 +350,17 @@ def analyse(results: dict, sizes: Sizes) -> list[dict]:
     rounds = results["rounds"]
     rows = []
 
-    rounds = [r for r in rounds if all(len(r[f]) == 2 for f in FIGURES if f in r)]
+    def both_sides(figure):
+        """The rounds in which both sides of `figure` were measured (a side can fail, see run)."""
+        return [r for r in rounds if len(r.get(figure, {})) == 2]
+
+    def counted(name, figure):
+        """The figure's name, saying so when some rounds could not count."""
+        n = len(both_sides(figure))
+        return name if n == len(rounds) else f"{name} ({n} of {len(rounds)} rounds)"
 
     def per_side(figure, key):
-        return {side: [r[figure][side][key] for r in rounds if figure in r] for side in ("direct", "sidecar")}
+        return {side: [r[figure][side][key] for r in both_sides(figure)] for side in ("direct", "sidecar")}
 
     def ratio_row(name, figure, key, unit, target, better="higher", fmt="{:,.1f}"):
         values = per_side(figure, key)
@@ -358,7 +375,7 @@ def analyse(results: dict, sizes: Sizes) -> list[dict]:
             meets = ratio <= target
             target_text = f"<= {target:g}x"
         rows.append({
-            "figure": name, "direct": f"{fmt.format(med(values['direct']))} {unit}", "sidecar": f"{fmt.format(med(values['sidecar']))} {unit}",
+            "figure": counted(name, figure), "direct": f"{fmt.format(med(values['direct']))} {unit}", "sidecar": f"{fmt.format(med(values['sidecar']))} {unit}",
             "ratio": f"{ratio:.2f}x", "target": target_text, "meets": meets, "ratios": [round(x, 3) for x in ratios],
         })
 
@@ -370,10 +387,10 @@ def analyse(results: dict, sizes: Sizes) -> list[dict]:
     values = per_side("echo", "p99Ms")
     if values["direct"]:
         ratios = [s / d for s, d in zip(values["sidecar"], values["direct"])]
-        rows.append({"figure": "echo latency through `cat`, p99", "direct": f"{med(values['direct']):.3f} ms",
+        rows.append({"figure": counted("echo latency through `cat`, p99", "echo"), "direct": f"{med(values['direct']):.3f} ms",
                      "sidecar": f"{med(values['sidecar']):.3f} ms", "ratio": f"{med(ratios):.2f}x", "target": "report",
                      "meets": None, "ratios": [round(x, 3) for x in ratios]})
-    floods = [r["flood"] for r in rounds if "flood" in r]
+    floods = [r["flood"] for r in both_sides("flood")]
     if floods:
         s_growth = [f["sidecar"]["memory"]["growthMiB"] for f in floods]
         s_peak = [f["sidecar"]["memory"]["peakGrowthMiB"] for f in floods]
@@ -392,7 +409,7 @@ def analyse(results: dict, sizes: Sizes) -> list[dict]:
         if d_no_close:
             notes.append(f"its close never arrived in {d_no_close} of {len(floods)} rounds")
         rows.append({
-            "figure": f"memory under a flood ({size_label(sizes.flood_bytes)}, handler {sizes.slow_ms:g} ms per event): app + web process, growth (peak)",
+            "figure": counted(f"memory under a flood ({size_label(sizes.flood_bytes)}, handler {sizes.slow_ms:g} ms per event): app + web process, growth (peak)", "flood"),
             "direct": f"+{med(d_growth):,.0f} MiB (peak +{med(d_peak):,.0f}); the page took {med(d_bytes):,.0f} MiB in its first {med(d_slow):.0f} s"
                       + (f" ({'; '.join(notes)})" if notes else ""),
             "sidecar": f"+{med(s_growth):,.0f} MiB (peak +{med(s_peak):,.0f}, highest +{max(s_peak):,.0f}); all {size_label(sizes.flood_bytes)}, {med(s_rate):,.0f} MiB/s"
@@ -472,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = analyse(results, sizes)
     print()
     print(table(rows))
+    for failure in results["failures"]:
+        print(f"round {failure['round']} {failure['figure']} {failure['side']} failed: {failure['error'].splitlines()[0]}")
     document = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 1),

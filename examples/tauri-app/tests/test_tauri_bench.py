@@ -20,6 +20,7 @@ pytestmark = pytest.mark.timeout(300)
 def test_12_bench_smoke(display, results):
     log: list[str] = []
     data = bench_tauri.run(bench_tauri.SMOKE, 1, bench_tauri.FIGURES, display=display, log=log.append)
+    assert not data["failures"], data["failures"]  # the full run goes on past a failed side; the smoke run must not
     # The Tauri transport asks for flow control, and the sidecar agreed.
     assert data["flowControl"] and data["flowControl"]["windowBytes"] > 0, data["flowControl"]
     (only,) = data["rounds"]
