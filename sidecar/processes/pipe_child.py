@@ -1,159 +1,153 @@
-"""A child on pipes, as asyncio sees it: its pipes, its stdin flow control, its end.
+"""A child on pipes: what spawn (without pty) and execute start.
 
-The child is finished when it has exited AND its stdout and stderr reached end of file: asyncio's
-subprocess transport calls connection_lost only then (see CPython's asyncio/base_subprocess.py), so
-`exit` comes after every byte of output.
+The child is finished when it has exited AND its stdout and stderr have reached end of file, so `exit`
+comes after every byte of output, even when a descendant holds the pipes after the child is gone. The pipes
+are read and written on the event loop directly (descriptor_io), as the terminal is: the shape of CPython's
+asyncio/base_subprocess.py, without a transport, protocol and task per pipe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import os
+import signal
 import subprocess
-from typing import cast
+from typing import Callable
 
+from .. import system
 from ..wire.errors import SidecarError, stdin_unavailable
 from .child import Child, OutputSink
+from .descriptor_io import PipeReader, QueuedWriter
+from .exit_watch import watch_exit
 from .launch import LaunchSpec
 
 
-class PipeChild(Child, asyncio.SubprocessProtocol):
+class PipeChild(Child):
     def __init__(self, stdout: OutputSink, stderr: OutputSink, *, stdin_pipe: bool) -> None:
         super().__init__()
-        self._transport: asyncio.SubprocessTransport | None = None
-        self._sinks = {1: stdout, 2: stderr}
+        self._sinks = (stdout, stderr)
+        self._readers: list[PipeReader] = []
+        self._popen: subprocess.Popen | None = None
+        self._stdin_fd = -1
+        self._stdin: QueuedWriter | None = None
         # stdin: "null" (never had a pipe), "open", "closing" (closeStdin asked), "closed", "broken" (the
-        # reading end went away: EPIPE)
+        # reading end went away: EPIPE, or the child exited)
         self._stdin_state = "open" if stdin_pipe else "null"
         self._stdin_closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._write_paused = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
 
     async def start(self, spec: LaunchSpec) -> None:
         """Start the program in a new session (its own process group); OSError if it cannot start, its filename
         the program or working directory that failed (launch.spawn_failure names them as the request did).
-        With a scope: the very file and directory it checked (LaunchSpec.executable, start_cwd)."""
-        loop = asyncio.get_running_loop()
-        # asyncio's own loop starts children with Popen, which can execute a path other than argv[0]; another
-        # loop (uvloop's libuv) may not.
-        executable, keep_fds = spec.executable(own_argv0=isinstance(loop, asyncio.BaseEventLoop))
-        await loop.subprocess_exec(
-            lambda: self,
-            spec.program,
-            *spec.args,
-            stdin=subprocess.PIPE if spec.stdin_pipe else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=spec.start_cwd,
-            env=spec.env,
-            start_new_session=True,
-            executable=executable,
-            pass_fds=keep_fds,
-        )
-
-    # -- asyncio.SubprocessProtocol ----------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.SubprocessTransport)
-        self._transport = transport
-        self.pid = transport.get_pid()
-        stdin = self._stdin_pipe()
-        if stdin is not None:
-            # Pause (and so block write()) whenever a byte is buffered: a write resolves only once its
-            # bytes are in the pipe, which gives the host the child's own flow control.
-            stdin.set_write_buffer_limits(high=0)
-        if self._pause_reasons:
-            self._set_reading(False)
+        With a scope: the very file and directory it checked (LaunchSpec.executable, start_cwd). Nothing in
+        here awaits, so the supervisor has the child in its table (on_started) before the loop could see it
+        exit."""
+        executable, keep_fds = spec.executable(own_argv0=True)
+        ours: list[int] = []  # os.pipe's ends are close-on-exec: the child gets only what Popen dup2s onto 0, 1, 2
+        theirs: list[int] = []
+        try:
+            stdin: int = subprocess.DEVNULL
+            if spec.stdin_pipe:
+                stdin, stdin_fd = os.pipe()
+                theirs.append(stdin)
+                ours.append(stdin_fd)
+            outputs = [os.pipe(), os.pipe()]
+            for read_end, write_end in outputs:
+                ours.append(read_end)
+                theirs.append(write_end)
+            self._popen = subprocess.Popen(
+                [spec.program, *spec.args],
+                executable=executable,
+                pass_fds=keep_fds,
+                stdin=stdin,
+                stdout=outputs[0][1],
+                stderr=outputs[1][1],
+                cwd=spec.start_cwd,
+                env=spec.env,
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            # Only the child may hold its ends: a pipe reads end of file once no writer is left.
+            for fd in theirs:
+                os.close(fd)
+        for fd in ours:
+            os.set_blocking(fd, False)
+        if spec.stdin_pipe:
+            self._stdin_fd = ours[0]
+            self._stdin = QueuedWriter(self._stdin_fd, self._stdin_failed)
+        self._readers = [
+            PipeReader(read_end, sink.feed, self._output_ended(sink))
+            for (read_end, _), sink in zip(outputs, self._sinks)
+        ]
+        self.pid = self._popen.pid
         self._announce_started()
+        watch_exit(self._popen, self._exited)
+        self._set_reading(not self._pause_reasons)
 
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        self._sinks[fd].feed(data)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 0:
-            self._stdin_lost(exc)
-        else:
-            self._sinks[fd].close()
-
-    def process_exited(self) -> None:
-        assert self._transport is not None
-        self.returncode = self._transport.get_returncode()
-        # Nobody can use the stdin of an exited child; a descendant that inherited it must not keep the
-        # child's exit pending, so close our end now. Only the output pipes are waited for.
-        stdin = self._stdin_pipe()
-        if stdin is not None and not stdin.is_closing():
-            stdin.abort()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._announce_finished()
-        assert self._transport is not None
-        self._transport.close()
-
-    def _stdin_pipe(self) -> asyncio.WriteTransport | None:
-        assert self._transport is not None
-        return cast("asyncio.WriteTransport | None", self._transport.get_pipe_transport(0))
-
-    # -- output flow control ----------------------------------------------------------------------------
+    # -- output -----------------------------------------------------------------------------------------
 
     def _set_reading(self, reading: bool) -> None:
-        if self._transport is None or self.finished.done():
+        if self.finished.done():
             return
-        for fd in (1, 2):
-            pipe = self._transport.get_pipe_transport(fd)
-            if pipe is not None:
-                pipe.resume_reading() if reading else pipe.pause_reading()  # type: ignore[attr-defined]
+        for reader in self._readers:
+            reader.set_reading(reading)
+
+    def _output_ended(self, sink: OutputSink) -> Callable[[], None]:
+        def ended() -> None:
+            sink.close()
+            self._finish_if_done()
+
+        return ended
+
+    # -- exit -------------------------------------------------------------------------------------------
+
+    def _exited(self, returncode: int) -> None:
+        self.returncode = returncode
+        # Nobody can use the stdin of an exited child; a descendant that inherited it must not keep the
+        # child's exit pending, so close our end now. Only the output pipes are waited for.
+        self._lose_stdin()
+        self._finish_if_done()
+
+    def _finish_if_done(self) -> None:
+        if self.exited and all(reader.ended for reader in self._readers) and not self.finished.done():
+            self._announce_finished()
 
     # -- stdin ------------------------------------------------------------------------------------------
 
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
     async def write(self, data: bytes) -> None:
-        """Resolves once every byte is in the child's pipe."""
-        pipe = self._open_stdin()
-        if not data:
-            return
-        pipe.write(data)
-        if pipe.is_closing():
-            # The write failed at once: the reading end is gone.
-            raise self._stdin_error("broken")
-        if self._write_paused:
-            waiter = asyncio.get_running_loop().create_future()
-            self._drain_waiters.append(waiter)
-            await waiter
+        """Resolves once every byte is in the child's pipe: the child's own reading is the host's flow control."""
+        if self._stdin_state != "open" or self._stdin is None:
+            raise self._stdin_error(self._stdin_state)
+        if data:
+            await self._stdin.write(data)
 
     async def close_stdin(self) -> None:
         """Close stdin after pending writes; resolves once the pipe is closed. Closing twice is harmless."""
-        if self._stdin_state == "open":
+        if self._stdin_state == "open" and self._stdin is not None:
             self._stdin_state = "closing"
-            stdin = self._stdin_pipe()
-            if stdin is not None:
-                stdin.close()
+            self._stdin.when_flushed(self._lose_stdin)  # not awaited here: a cancelled request still closes it
         if self._stdin_state != "null":
             await asyncio.shield(self._stdin_closed)
 
-    def _open_stdin(self) -> asyncio.WriteTransport:
-        if self._stdin_state != "open":
-            raise self._stdin_error(self._stdin_state)
-        stdin = self._stdin_pipe()
-        if stdin is None or stdin.is_closing():
-            raise self._stdin_error("closed")
-        return stdin
+    def _stdin_failed(self, exc: OSError) -> SidecarError:
+        # The reading end went away (EPIPE): the child closed its stdin or exited. Later writes are refused.
+        self._lose_stdin()
+        return self._stdin_error("broken")
 
-    def _stdin_lost(self, exc: Exception | None) -> None:
-        # Closed by closeStdin, or else the reading end went away (the child closed it, or exited).
+    def _lose_stdin(self) -> None:
+        """Close our end of stdin: asked for (closing -> closed), or because the child can no longer read it
+        (-> broken); writes still queued fail. Harmless twice."""
+        if self._stdin_fd < 0:
+            return
         self._stdin_state = "closed" if self._stdin_state == "closing" else "broken"
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(self._stdin_error("broken"))
+        assert self._stdin is not None
+        self._stdin.fail(self._stdin_error("broken"))
+        os.close(self._stdin_fd)
+        self._stdin_fd = -1
         if not self._stdin_closed.done():
             self._stdin_closed.set_result(None)
 
@@ -173,5 +167,10 @@ class PipeChild(Child, asyncio.SubprocessProtocol):
     def abandon(self) -> None:
         """Close our ends of the pipes even though a descendant may still hold them, and SIGKILL the child
         if it still runs."""
-        if self._transport is not None and not self.finished.done():
-            self._transport.close()
+        if self._popen is None or self.finished.done():
+            return
+        if not self.exited:
+            system.signal_process(self.pid, signal.SIGKILL)
+        self._lose_stdin()
+        for reader in self._readers:
+            reader.end()

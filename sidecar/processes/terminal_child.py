@@ -8,7 +8,7 @@ Like PipeChild it is a Child (pid, callbacks, exit status, paused reading, write
 adds a terminal_size and resize(). The terminal's own calls (openpty, its size, its attributes, taking it as
 the controlling terminal) are sidecar.system's.
 
-When it is finished: asyncio's pipes give end of file when the last writer is gone; a pty master does not
+When it is finished: pipes give end of file when the last writer is gone; a pty master does not
 (on Linux a read gives EIO once every slave descriptor is closed, and never if a background process keeps
 one). A terminal goes away when its session leader does, so the child is finished once it has exited AND
 the master has been read until it is empty: a read that finds nothing (EAGAIN) after the exit was seen, or
@@ -33,14 +33,13 @@ import logging
 import os
 import signal
 import subprocess
-import threading
-from collections import deque
-from typing import Callable
 
 from .. import system
 from ..system.line_settings import LineSettings
 from ..wire.errors import SidecarError, stdin_unavailable
 from .child import Child, OutputSink
+from .descriptor_io import QueuedWriter
+from .exit_watch import watch_exit
 from .launch import LaunchSpec
 from .line_discipline import TypedLine
 from .output_sinks import CHUNK_BYTES
@@ -70,8 +69,7 @@ class TerminalChild(Child):
         self._popen: subprocess.Popen | None = None
         self._reading = False
         self._output_ended = False
-        self._writes: deque[tuple[memoryview, asyncio.Future[None]]] = deque()
-        self._writer_waiting = False
+        self._writer: QueuedWriter | None = None
         self._line = TypedLine()
 
     # -- start -------------------------------------------------------------------------------------------
@@ -107,9 +105,10 @@ class TerminalChild(Child):
             os.close(slave)
         self._master = master
         os.set_blocking(master, False)
+        self._writer = QueuedWriter(master, self._write_failed)
         self.pid = self._popen.pid
         self._announce_started()
-        _watch_exit(self._popen, self._exited)
+        watch_exit(self._popen, self._exited)
         self._set_reading(not self._pause_reasons)
 
     @property
@@ -184,7 +183,7 @@ class TerminalChild(Child):
     def _exited(self, returncode: int) -> None:
         self.returncode = returncode
         # Writes still queued can no longer reach anyone who reads them as this child's input.
-        self._fail_writes(self._stdin_error("exited"))
+        self._fail_writes("exited")
         if self._reading:
             self._loop.call_soon(self._read)
         self._finish_if_done()
@@ -198,9 +197,7 @@ class TerminalChild(Child):
     def _close_master(self) -> None:
         if self._master < 0:
             return
-        if self._writer_waiting:
-            self._loop.remove_writer(self._master)
-            self._writer_waiting = False
+        self._fail_writes("exited")
         if self._reading:
             self._loop.remove_reader(self._master)
             self._reading = False
@@ -241,44 +238,17 @@ class TerminalChild(Child):
         return system.line_settings(self._master)
 
     async def _enqueue(self, data: bytes) -> None:
-        done = self._loop.create_future()
-        self._writes.append((memoryview(data), done))
-        if len(self._writes) == 1:
-            self._write_queued()
-        await done
+        assert self._writer is not None
+        await self._writer.write(data)
 
-    def _write_queued(self) -> None:
-        while self._writes:
-            view, done = self._writes[0]
-            try:
-                written = os.write(self._master, view)
-            except BlockingIOError:
-                written = 0
-            except OSError as exc:
-                # EIO: no process holds the terminal any more.
-                self._fail_writes(self._stdin_error("exited" if self.exited else "hung up", exc.errno or errno.EIO))
-                return
-            if written < len(view):
-                self._writes[0] = (view[written:], done)
-                if not self._writer_waiting:
-                    self._loop.add_writer(self._master, self._write_queued)
-                    self._writer_waiting = True
-                return
-            self._writes.popleft()
-            if not done.done():
-                done.set_result(None)
-        if self._writer_waiting:
-            self._loop.remove_writer(self._master)
-            self._writer_waiting = False
+    def _write_failed(self, exc: OSError) -> SidecarError:
+        # EIO: no process holds the terminal any more.
+        return self._stdin_error("exited" if self.exited else "hung up", exc.errno or errno.EIO)
 
-    def _fail_writes(self, error: SidecarError) -> None:
-        writes, self._writes = self._writes, deque()
-        for _, done in writes:
-            if not done.done():
-                done.set_exception(error)
-        if self._writer_waiting and self._master >= 0:
-            self._loop.remove_writer(self._master)
-            self._writer_waiting = False
+    def _fail_writes(self, why: str) -> None:
+        """Writes still queued can no longer reach anyone who reads them as this child's input."""
+        if self._writer is not None:
+            self._writer.fail(self._stdin_error(why))
 
     def _stdin_error(self, why: str, number: int = errno.EPIPE) -> SidecarError:
         # EIO: the terminal is hung up (no process holds its slave side); anything else reads as the pipe's EPIPE.
@@ -297,34 +267,3 @@ class TerminalChild(Child):
         if not self.exited and self._popen is not None:
             system.signal_process(self.pid, signal.SIGKILL)
         self._end_output()
-
-
-def _watch_exit(popen: subprocess.Popen, on_exit: Callable[[int], None]) -> None:
-    """Call on_exit(returncode) on the event loop once `popen` has exited, and reap it.
-
-    A pidfd (Linux 5.3+) needs no thread; elsewhere one thread waits (terminals are few). The orphan
-    watch never reaps this pid: the supervisor has it in its table from on_started until it is finished.
-    """
-    loop = asyncio.get_running_loop()
-    pidfd = system.pidfd(popen.pid)
-    if pidfd >= 0:
-
-        def readable() -> None:
-            returncode = popen.poll()
-            if returncode is None:
-                return
-            loop.remove_reader(pidfd)
-            os.close(pidfd)
-            on_exit(returncode)
-
-        loop.add_reader(pidfd, readable)
-        return
-
-    def wait() -> None:
-        returncode = popen.wait()
-        try:
-            loop.call_soon_threadsafe(on_exit, returncode)
-        except RuntimeError:  # the loop is closed: the session is over
-            pass
-
-    threading.Thread(target=wait, name=f"wait-{popen.pid}", daemon=True).start()

@@ -82,7 +82,6 @@ def _watch_parent(end: Callable[[str], None]) -> None:
 
 async def serve(settings: Settings, guardian: Guardian) -> int:
     loop = asyncio.get_running_loop()
-    system.use_pidfd_child_watcher()
     protocol_in, protocol_out = _take_stdio()
     ended: asyncio.Future[str] = loop.create_future()
 

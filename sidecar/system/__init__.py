@@ -40,7 +40,6 @@ from .posix import (  # noqa: E402
     signal_process,
     signal_when_parent_dies,
     take_terminal,
-    use_pidfd_child_watcher,
 )
 
 __all__ = [
@@ -48,5 +47,5 @@ __all__ = [
     "line_settings", "nonblocking_stderr", "open_descriptors", "open_for_writing", "open_terminal", "pidfd",
     "pin_directory", "pin_file", "PinnedDirectory", "PinnedFile", "pollable", "process_group", "process_links",
     "raise_open_file_limit", "real_directory", "reap", "resize_terminal", "restart_interrupted_calls",
-    "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal", "use_pidfd_child_watcher",
+    "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal"
 ]

@@ -344,25 +344,6 @@ def pidfd(pid: int) -> int:
         return -1
 
 
-def use_pidfd_child_watcher() -> None:
-    """Python 3.11's default asyncio child watcher starts a thread per child; pidfds need none (Linux 5.3+).
-    Python 3.12 and later choose pidfds by themselves."""
-    if sys.version_info >= (3, 12):
-        return
-    probe = pidfd(os.getpid())
-    if probe < 0:
-        return
-    os.close(probe)
-    import asyncio
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        watcher = asyncio.PidfdChildWatcher()
-        watcher.attach_loop(asyncio.get_running_loop())
-        asyncio.set_child_watcher(watcher)
-
-
 # -- terminals ---------------------------------------------------------------------------------------------
 
 TERMINALS = hasattr(os, "openpty") and hasattr(termios, "TIOCSCTTY")
