@@ -24,9 +24,12 @@ class PipeReader:
     """Reads one pipe while reading is on, handing each read to on_data, until end of file; then closes the
     pipe and calls on_end. One read per wake-up: a child that writes without pause cannot hold the loop."""
 
-    def __init__(self, fd: int, on_data: Callable[[bytes], None], on_end: Callable[[], None]) -> None:
+    def __init__(
+        self, fd: int, on_data: Callable[[bytes], None], on_end: Callable[[], None], read_bytes: int = READ_BYTES
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._fd = fd
+        self._read_bytes = read_bytes
         self._on_data = on_data
         self._on_end = on_end
         self._reading = False
@@ -46,7 +49,7 @@ class PipeReader:
 
     def _read(self) -> None:
         try:
-            data = os.read(self._fd, READ_BYTES)
+            data = os.read(self._fd, self._read_bytes)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # not seen on a pipe; ending it beats retrying it on every wake-up

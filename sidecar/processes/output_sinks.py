@@ -10,7 +10,8 @@ from ..wire.raw_channel import STREAMS, RawChannel
 from .output_window import OutputWindow
 
 CHUNK_BYTES = 64 * 1024
-"""Most bytes of output per notification. 32-64 KiB is where a Node host reads JSON fastest."""
+"""Most bytes of output per notification unless the host asks otherwise (initialize notificationBytes): 32-64
+KiB is where a Node host reads JSON fastest; a webview behind Tauri's IPC, which pays per message, asks for more."""
 
 
 class HeldNotifications:
@@ -39,8 +40,8 @@ class HeldNotifications:
 class StreamedOutput:
     """One output stream of a spawned child, sent as `stdout`/`stderr` notifications.
 
-    Each read of the child's pipe becomes a notification at once, in pieces of at most CHUNK_BYTES. asyncio
-    reads a pipe once per turn of the event loop (up to 256 KiB), taking everything the child wrote since
+    Each read of the child's pipe becomes a notification at once, in pieces of at most `chunk_bytes`. A pipe
+    is read once per turn of the event loop (descriptor_io, up to 256 KiB), taking everything the child wrote since
     the last read, so under load the pipe itself coalesces many small writes into large notifications, and
     an idle child's output goes out without waiting for anything (deferring it to a later turn would only
     add latency: the deferred flush runs before the pipe is read again, so there is never more to merge).
@@ -50,9 +51,10 @@ class StreamedOutput:
 
     def __init__(
         self, method: str, encoding: str, pid: Callable[[], int], sink: HeldNotifications,
-        window: OutputWindow | None = None,
+        window: OutputWindow | None = None, chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self._method = method
+        self._chunk_bytes = chunk_bytes
         self._pid = pid
         self._sink = sink
         self._window = window
@@ -65,12 +67,13 @@ class StreamedOutput:
             self._decode = decoder.decode
 
     def feed(self, data: bytes) -> None:
-        if len(data) <= CHUNK_BYTES:
+        chunk = self._chunk_bytes
+        if len(data) <= chunk:
             self._emit(self._decode(data, False), len(data))
             return
         view = memoryview(data)
-        for start in range(0, len(data), CHUNK_BYTES):
-            piece = view[start : start + CHUNK_BYTES]
+        for start in range(0, len(data), chunk):
+            piece = view[start : start + chunk]
             self._emit(self._decode(piece, False), len(piece))
 
     def close(self) -> None:

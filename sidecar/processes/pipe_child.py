@@ -18,15 +18,18 @@ from typing import Callable
 from .. import system
 from ..wire.errors import SidecarError, stdin_unavailable
 from .child import Child, OutputSink
-from .descriptor_io import PipeReader, QueuedWriter
+from .descriptor_io import READ_BYTES, PipeReader, QueuedWriter
 from .exit_watch import watch_exit
 from .launch import LaunchSpec
 
 
 class PipeChild(Child):
-    def __init__(self, stdout: OutputSink, stderr: OutputSink, *, stdin_pipe: bool) -> None:
+    def __init__(self, stdout: OutputSink, stderr: OutputSink, *, stdin_pipe: bool, piece_bytes: int = 0) -> None:
+        """piece_bytes: the size of the pieces the output is wanted in (the session's notificationBytes); the
+        pipes are made to hold that much where the system allows, so that one read can fill one piece."""
         super().__init__()
         self._sinks = (stdout, stderr)
+        self._piece_bytes = piece_bytes
         self._readers: list[PipeReader] = []
         self._popen: subprocess.Popen | None = None
         self._stdin_fd = -1
@@ -76,11 +79,14 @@ class PipeChild(Child):
                 os.close(fd)
         for fd in ours:
             os.set_blocking(fd, False)
+        if self._piece_bytes > system.PIPE_BYTES:
+            for read_end, _ in outputs:
+                system.widen_pipe(read_end, self._piece_bytes)
         if spec.stdin_pipe:
             self._stdin_fd = ours[0]
             self._stdin = QueuedWriter(self._stdin_fd, self._stdin_failed)
         self._readers = [
-            PipeReader(read_end, sink.feed, self._output_ended(sink))
+            PipeReader(read_end, sink.feed, self._output_ended(sink), max(READ_BYTES, self._piece_bytes))
             for (read_end, _), sink in zip(outputs, self._sinks)
         ]
         self.pid = self._popen.pid

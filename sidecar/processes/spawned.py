@@ -19,7 +19,7 @@ from ..wire.host_pipe import HostPipe
 from ..wire.raw_channel import RawChannel
 from .child import Child
 from .launch import LaunchSpec
-from .output_sinks import FramedOutput, HeldNotifications, StreamedOutput
+from .output_sinks import CHUNK_BYTES, FramedOutput, HeldNotifications, StreamedOutput
 from .output_window import FlowControl
 from .pipe_child import PipeChild
 from .terminal_child import TerminalChild
@@ -40,6 +40,8 @@ class HostRoutes:
     """The raw channel, for encoding raw (open or not)."""
     flow: FlowControl
     """The windows of flow control (notifications only: frames have the raw channel's own backpressure)."""
+    notification_bytes: int = CHUNK_BYTES
+    """The most output bytes per notification (initialize notificationBytes)."""
 
 
 class SpawnedChild:
@@ -54,7 +56,7 @@ class SpawnedChild:
             # A terminal merges the child's stdout and stderr; it all comes as stdout (stderr only ends).
             output = (
                 FramedOutput(routes.raw, "stdout", pid, also_ends=("stderr",)) if raw
-                else StreamedOutput("stdout", spec.encoding, pid, self._held, window)
+                else StreamedOutput("stdout", spec.encoding, pid, self._held, window, routes.notification_bytes)
             )
             self.child = TerminalChild(output, cols=pty[0], rows=pty[1])
         elif raw:
@@ -64,10 +66,12 @@ class SpawnedChild:
                 stdin_pipe=spec.stdin_pipe,
             )
         else:
+            size = routes.notification_bytes
             self.child = PipeChild(
-                StreamedOutput("stdout", spec.encoding, pid, self._held, window),
-                StreamedOutput("stderr", spec.encoding, pid, self._held, window),
+                StreamedOutput("stdout", spec.encoding, pid, self._held, window, size),
+                StreamedOutput("stderr", spec.encoding, pid, self._held, window, size),
                 stdin_pipe=spec.stdin_pipe,
+                piece_bytes=size,
             )
         if window is not None:
             routes.flow.attach(window, self.child)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -112,6 +113,8 @@ class Handlers:
         if not self._initialized:  # only the first initialize decides, as for the raw channel
             self._initialized = True
             self.flow.window_bytes = params.get("flowControl", {}).get("windowBytes")
+            if "notificationBytes" in params:
+                self._routes = dataclasses.replace(self._routes, notification_bytes=params["notificationBytes"])
         window = self.flow.window_bytes
         return {
             "serverInfo": {"name": "process-sidecar", "version": __version__, "executableDir": executable_dir()},
@@ -128,6 +131,7 @@ class Handlers:
                 "resize": PTY_SUPPORTED,
                 "list": True,
                 "stats": True,
+                "notificationBytes": self._routes.notification_bytes,
                 "flowControl": {"windowBytes": window} if window is not None else None,
             },
         }

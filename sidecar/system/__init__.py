@@ -12,6 +12,7 @@ if sys.platform == "win32":  # pragma: no cover
 
 from .posix import (  # noqa: E402
     LINUX,
+    PIPE_BYTES,
     SESSION_END_SIGNALS,
     STOP_SIGNALS,
     TERMINALS,
@@ -40,12 +41,14 @@ from .posix import (  # noqa: E402
     signal_process,
     signal_when_parent_dies,
     take_terminal,
+    widen_pipe,
 )
 
 __all__ = [
-    "LINUX", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "become_subreaper", "fork", "leave_session",
+    "LINUX", "PIPE_BYTES", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "become_subreaper", "fork", "leave_session",
     "line_settings", "nonblocking_stderr", "open_descriptors", "open_for_writing", "open_terminal", "pidfd",
     "pin_directory", "pin_file", "PinnedDirectory", "PinnedFile", "pollable", "process_group", "process_links",
     "raise_open_file_limit", "real_directory", "reap", "resize_terminal", "restart_interrupted_calls",
-    "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal"
+    "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal",
+    "widen_pipe",
 ]

@@ -121,6 +121,22 @@ def open_for_writing(fd: int) -> bool:
     return access in (os.O_WRONLY, os.O_RDWR)
 
 
+PIPE_BYTES = 64 * 1024
+"""What a new pipe holds: 64 KiB on Linux, and at most that where pipes grow as they fill (macOS, the BSDs)."""
+
+
+def widen_pipe(fd: int, size: int) -> None:
+    """Let the pipe hold `size` bytes (Linux: F_SETPIPE_SZ), so that a reader that wants large pieces gets them
+    in one read. Where that is refused (beyond /proc/sys/fs/pipe-max-size or the user's pipe pages, for an
+    unprivileged process) or not offered, the pipe keeps its size: it only means smaller pieces."""
+    if not sys.platform.startswith("linux"):  # spelled out for mypy, which checks this module for macOS too
+        return
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+    except OSError:
+        pass
+
+
 def pollable(fd: int) -> bool:
     """Whether epoll accepts `fd`: pipes, sockets and terminals do; regular files and /dev/null do not.
     Elsewhere than Linux, True: asyncio decides."""

@@ -20,6 +20,7 @@ import { Command as ShellCommand } from '@tauri-apps/plugin-shell';
 import {
   ClientErrorCode,
   Command,
+  DEFAULT_TAURI_NOTIFICATION_BYTES,
   DEFAULT_TAURI_SIDECAR,
   DEFAULT_TAURI_WINDOW_BYTES,
   Sidecar,
@@ -204,7 +205,7 @@ after(() => {
   for (const proc of processes.values()) proc.kill('SIGKILL');
 });
 
-test('Sidecar.launch() from process-sidecar/tauri starts the bundled sidecar in text mode with flow control, and Command.create uses it', { timeout: 30000 }, async () => {
+test('Sidecar.launch() from process-sidecar/tauri starts the bundled sidecar in text mode with flow control and large notifications, and Command.create uses it', { timeout: 30000 }, async () => {
   const sidecar = await Sidecar.launch({ args: ['--log-level', 'error'] });
   try {
     const spawnCall = calls.find((c) => c.cmd === 'plugin:shell|spawn')!;
@@ -212,6 +213,7 @@ test('Sidecar.launch() from process-sidecar/tauri starts the bundled sidecar in 
     assert.equal(spawnCall.args.options.sidecar, true);
     assert.equal(spawnCall.args.options.encoding, undefined, 'the plugin\'s text mode: one message per protocol line');
     assert.deepEqual(sidecar.info?.capabilities.flowControl, { windowBytes: DEFAULT_TAURI_WINDOW_BYTES });
+    assert.equal(sidecar.info?.capabilities.notificationBytes, DEFAULT_TAURI_NOTIFICATION_BYTES);
     assert.equal(getDefaultSidecar(), sidecar);
     assert.equal(sidecar.info?.serverInfo.name, 'process-sidecar');
 

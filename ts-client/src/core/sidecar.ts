@@ -35,6 +35,12 @@ export interface ConnectOptions {
    * the Node transport relies on its pipe). false: off.
    */
   flowControl?: { windowBytes: number } | false;
+  /**
+   * The most bytes of a child's output one stdout/stderr notification carries (protocol: initialize
+   * notificationBytes, 4 KiB to 1 MiB; the sidecar's default is 64 KiB). Default: what the transport asks for
+   * (the Tauri transport asks for 256 KiB: its IPC pays per message; the Node transport takes the default).
+   */
+  notificationBytes?: number;
 }
 
 export interface LaunchOptions extends ConnectOptions {
@@ -120,6 +126,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   #busy: boolean | undefined;
   /** The flow control window to ask for in initialize (undefined: none). */
   readonly #windowWanted: number | undefined;
+  readonly #notificationBytesWanted: number | undefined;
   /** The window the sidecar agreed to (bytes per child); 0 when it took none. With one, output notifications
    * are acknowledged as listeners take them. */
   #windowBytes = 0;
@@ -139,6 +146,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.#rawWanted = options.rawChannel !== false;
     this.#windowWanted = options.flowControl === false ? undefined : options.flowControl?.windowBytes ?? transport.flowControlWindowBytes;
+    this.#notificationBytesWanted = options.notificationBytes ?? transport.notificationBytes;
     this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.#rpc = new RpcConnection(transport, {
       notification: (method, params) => this.#onNotification(method, params),
@@ -183,6 +191,9 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     }
     if (params.flowControl === undefined && this.#windowWanted !== undefined) {
       params = { ...params, flowControl: { windowBytes: this.#windowWanted } };
+    }
+    if (params.notificationBytes === undefined && this.#notificationBytesWanted !== undefined) {
+      params = { ...params, notificationBytes: this.#notificationBytesWanted };
     }
     const result = await this.request('initialize', params);
     if (result.protocolVersion !== PROTOCOL_VERSION) {

@@ -85,4 +85,10 @@ export interface Transport {
    * suffices, as with Node's child_process). LaunchOptions.flowControl overrides it.
    */
   readonly flowControlWindowBytes?: number;
+  /**
+   * Optional. The most output bytes per notification this transport asks for in initialize, when its cost is
+   * per message rather than per byte (the Tauri transport). Undefined: the sidecar's default (64 KiB).
+   * LaunchOptions.notificationBytes overrides it.
+   */
+  readonly notificationBytes?: number;
 }

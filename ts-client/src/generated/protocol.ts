@@ -134,6 +134,10 @@ export interface InitializeParams {
     fd: number;
   };
   /**
+   * The most bytes of a child's output (as read, before encoding) that one stdout or stderr notification may carry; default 65536. Larger suits a host that pays per message rather than per byte (a webview behind Tauri's IPC, where every event of more than a few KiB costs a round trip of its own); a Node host reads JSON fastest at the default. The sidecar reads a spawned child's pipes in pieces of at least this size.
+   */
+  notificationBytes?: number;
+  /**
    * Ask for end-to-end flow control, for hosts whose pipe from the sidecar does not bound memory (a webview behind an IPC that never waits, a stream over ssh): each spawned child may have at most windowBytes of output (its bytes as read, before encoding) in stdout/stderr notifications the host has not acknowledged with $/outputConsumed; past that the sidecar stops reading that child's pipes until acknowledgements come. Without it, the pipe to the host is the only backpressure.
    */
   flowControl?: {
@@ -192,6 +196,10 @@ export interface InitializeResult {
      * Whether the stats method exists. Absent in older sidecars: treat as false.
      */
     stats?: boolean;
+    /**
+     * The most bytes of a child's output in one stdout or stderr notification, in effect for the session: what the host asked for in initialize, or the default 65536. Absent in older sidecars: 65536.
+     */
+    notificationBytes?: number;
     /**
      * The flow control in effect: the window per child, in bytes, that the host asked for in initialize; null when it did not ask. Absent in older sidecars: they have none (do not send $/outputConsumed).
      */
