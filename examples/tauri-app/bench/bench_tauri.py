@@ -484,8 +484,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, flood_bytes=args.flood_mib * MIB)
     rounds = 1 if args.smoke else args.rounds
     figures = tuple(args.only.split(",")) if args.only else FIGURES
+    unknown = [name for name in figures if name not in FIGURES]
+    if unknown:
+        parser.error(f"--only names no figure {', '.join(map(repr, unknown))}; the figures: {', '.join(FIGURES)}")
+    sides = tuple(args.sides.split(","))
+    if not sides or any(side not in ("direct", "sidecar") for side in sides):
+        parser.error(f"--sides takes direct, sidecar or both, not {args.sides!r}")
     started = time.time()
-    results = run(sizes, rounds, figures, launch=args.launch, sides=tuple(args.sides.split(",")))
+    results = run(sizes, rounds, figures, launch=args.launch, sides=sides)
     rows = analyse(results, sizes)
     print()
     print(table(rows))
