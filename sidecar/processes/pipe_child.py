@@ -54,10 +54,14 @@ class PipeChild(Child):
                 stdin, stdin_fd = os.pipe()
                 theirs.append(stdin)
                 ours.append(stdin_fd)
-            outputs = [os.pipe(), os.pipe()]
-            for read_end, write_end in outputs:
+            outputs: list[tuple[int, int]] = []  # stdout's and stderr's (our end, the child's)
+            for _ in range(2):
+                read_end, write_end = os.pipe()
                 ours.append(read_end)
                 theirs.append(write_end)
+                outputs.append((read_end, write_end))
+                if self._piece_bytes > system.PIPE_BYTES:
+                    system.widen_pipe(read_end, self._piece_bytes)
             self._popen = subprocess.Popen(
                 [spec.program, *spec.args],
                 executable=executable,
@@ -79,9 +83,6 @@ class PipeChild(Child):
                 os.close(fd)
         for fd in ours:
             os.set_blocking(fd, False)
-        if self._piece_bytes > system.PIPE_BYTES:
-            for read_end, _ in outputs:
-                system.widen_pipe(read_end, self._piece_bytes)
         if spec.stdin_pipe:
             self._stdin_fd = ours[0]
             self._stdin = QueuedWriter(self._stdin_fd, self._stdin_failed)
