@@ -38,7 +38,7 @@ export interface ConnectOptions {
   /**
    * The most bytes of a child's output one stdout/stderr notification carries (protocol: initialize
    * notificationBytes, 4 KiB to 1 MiB; the sidecar's default is 64 KiB). Default: what the transport asks for
-   * (the Tauri transport asks for 256 KiB: its IPC pays per message; the Node transport takes the default).
+   * (the Tauri transport asks for 128 KiB: its IPC pays per message; the Node transport takes the default).
    */
   notificationBytes?: number;
 }

@@ -72,10 +72,12 @@ export const DEFAULT_TAURI_WINDOW_BYTES = 1024 * 1024;
 /**
  * The notification size the Tauri transport asks for by default. Every IPC event of more than a few KiB costs
  * the page a round trip of its own (Tauri's channel has it fetch the payload), so fewer, larger ones carry
- * more: in the app's benchmark 256 KiB took binary output from 3.2x to 3.6x plugin-shell's rate (64 KiB, the
- * sidecar's default, suits a Node host).
+ * more; but the faster a page takes output in, the more garbage its web process holds between collections.
+ * Measured in the app's benchmark (examples/tauri-app/bench, 3 rounds each, one session), binary throughput
+ * against plugin-shell and the web process's growth under a 1 GiB flood: 64 KiB (the sidecar's default, which
+ * suits a Node host) 3.47x and +21 MiB; 128 KiB 3.93x and +55 MiB; 256 KiB 4.30x and +63 MiB (5 rounds).
  */
-export const DEFAULT_TAURI_NOTIFICATION_BYTES = 256 * 1024;
+export const DEFAULT_TAURI_NOTIFICATION_BYTES = 128 * 1024;
 const STDERR_TAIL_CHARS = 4096;
 
 /** The sessionStorage key under which the pids of this window's running sidecars are kept (a JSON array). */
