@@ -109,21 +109,12 @@ class OrphanWatch:
         links = system.process_links()
         if links is None:
             return  # not Linux: the full sweep alone
-        me = os.getpid()
-        below: dict[int, list[int]] = {}
-        for pid, (parent, _) in links.items():
-            below.setdefault(parent, []).append(pid)
-        pending = [pid for pid in below.get(me, ()) if pid not in self._exclude]
-        while pending:
-            pid = pending.pop()
-            if links[pid][1] not in groups and pid not in self._strays:
-                import psutil
-
-                try:
-                    self._report(psutil.Process(pid))
-                except psutil.Error:
-                    pass  # gone meanwhile
-            pending.extend(below.get(pid, ()))
+        table = Descendants(self._exclude, links)
+        for pid in table.pids:
+            if pid not in self._strays and table.group(pid) not in groups:
+                process = table.process(pid)
+                if process is not None:  # else gone meanwhile
+                    self._report(process)
         cost = time.perf_counter() - started
         delay = max(STRAY_SWEEP_EVERY, cost / STRAY_SWEEP_SHARE)
         self._quick = asyncio.get_running_loop().call_later(delay, self._quick_sweep)

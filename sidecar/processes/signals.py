@@ -42,11 +42,9 @@ def _strays(leaders: list[int]) -> list[psutil.Process]:
     strays = []
     for leader in leaders:
         for process in table.below(leader):
-            try:
-                if system.process_group(process.pid) != leader:
-                    strays.append(process)
-            except OSError:
-                continue
+            group = table.group(process.pid)
+            if group is not None and group != leader:
+                strays.append(process)
     return strays
 
 

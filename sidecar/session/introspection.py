@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import system
 from ..processes.process_table import Descendants
 from ..processes.supervisor import Launched
 
@@ -70,12 +69,6 @@ def _tree(pid: int, exclude: frozenset[int]) -> list[psutil.Process]:
     tree = []
     table = Descendants(exclude)
     for process in table:
-        if table.is_below(process.pid, pid):
+        if table.is_below(process.pid, pid) or table.group(process.pid) == pid:
             tree.append(process)
-            continue
-        try:
-            if system.process_group(process.pid) == pid:
-                tree.append(process)
-        except OSError:
-            continue
     return tree
