@@ -182,7 +182,6 @@ class TerminalChild(Child):
 
     def _exited(self, returncode: int) -> None:
         self.returncode = returncode
-        # Writes still queued can no longer reach anyone who reads them as this child's input.
         self._fail_writes("exited")
         if self._reading:
             self._loop.call_soon(self._read)
