@@ -20,6 +20,26 @@ READ_BYTES = 256 * 1024
 """At most this much per read, as asyncio's pipe transport reads: the notifications cut it to size."""
 
 
+class _Readiness:
+    """Whether the event loop calls `callback` when `fd` is readable (or writable), switched on and off."""
+
+    def __init__(self, fd: int, callback: Callable[[], None], *, writable: bool) -> None:
+        loop = asyncio.get_running_loop()
+        self._add, self._remove = (loop.add_writer, loop.remove_writer) if writable else (loop.add_reader, loop.remove_reader)
+        self._fd = fd
+        self._callback = callback
+        self.on = False
+
+    def set(self, on: bool) -> None:
+        if on == self.on:
+            return
+        self.on = on
+        if on:
+            self._add(self._fd, self._callback)
+        else:
+            self._remove(self._fd)
+
+
 class PipeReader:
     """Reads one pipe while reading is on, handing each read to on_data, until end of file; then closes the
     pipe and calls on_end. One read per wake-up: a child that writes without pause cannot hold the loop."""
@@ -27,25 +47,19 @@ class PipeReader:
     def __init__(
         self, fd: int, on_data: Callable[[bytes], None], on_end: Callable[[], None], read_bytes: int = READ_BYTES
     ) -> None:
-        self._loop = asyncio.get_running_loop()
         self._fd = fd
         self._read_bytes = read_bytes
         self._on_data = on_data
         self._on_end = on_end
-        self._reading = False
+        self._readable = _Readiness(fd, self._read, writable=False)
 
     @property
     def ended(self) -> bool:
         return self._fd < 0
 
     def set_reading(self, reading: bool) -> None:
-        if self._fd < 0 or reading == self._reading:
-            return
-        self._reading = reading
-        if reading:
-            self._loop.add_reader(self._fd, self._read)
-        else:
-            self._loop.remove_reader(self._fd)
+        if self._fd >= 0:
+            self._readable.set(reading)
 
     def _read(self) -> None:
         try:
@@ -75,32 +89,26 @@ class QueuedWriter:
     reader that does not read holds the writer back. A failed write fails it and every write queued behind it
     with what error_for makes of the OSError; the descriptor itself stays its owner's to close."""
 
-    def __init__(self, fd: int, error_for: Callable[[OSError], BaseException]) -> None:
+    def __init__(self, fd: int, error_for: Callable[[OSError], Exception]) -> None:
         self._loop = asyncio.get_running_loop()
         self._fd = fd
         self._error_for = error_for
         self._queue: deque[tuple[memoryview, asyncio.Future[None]]] = deque()
-        self._waiting = False
+        self._writable = _Readiness(fd, self._write_queued, writable=True)
         self._flushed: list[Callable[[], None]] = []
 
     async def write(self, data: bytes) -> None:
         view = memoryview(data)
         if not self._queue:
             # The common case, a descriptor with room: written at once, without a future.
-            try:
-                written = os.write(self._fd, view)
-            except (BlockingIOError, InterruptedError):
-                written = 0
-            except OSError as exc:
-                self._failed(exc)
-                raise self._error_for(exc) from None
+            written = self._write_some(view)
             if written == len(view):
                 return
             view = view[written:]
         done = self._loop.create_future()
         self._queue.append((view, done))
         if len(self._queue) == 1:
-            self._watch(True)
+            self._writable.set(True)
         await done
 
     def when_flushed(self, callback: Callable[[], None]) -> None:
@@ -113,7 +121,7 @@ class QueuedWriter:
     def fail(self, error: BaseException) -> None:
         """Fail every queued write with `error` and stop writing (the reader is gone, or the descriptor is about
         to be closed)."""
-        self._watch(False)
+        self._writable.set(False)
         queue, self._queue = self._queue, deque()
         for _, done in queue:
             if not done.done():
@@ -124,35 +132,30 @@ class QueuedWriter:
         while self._queue:
             view, done = self._queue[0]
             try:
-                written = os.write(self._fd, view)
-            except (BlockingIOError, InterruptedError):
-                written = 0
-            except OSError as exc:
-                self._failed(exc)
-                self.fail(self._error_for(exc))
+                written = self._write_some(view)
+            except Exception as error:
+                self.fail(error)
                 return
             if written < len(view):
                 self._queue[0] = (view[written:], done)
-                self._watch(True)
+                self._writable.set(True)
                 return
             self._queue.popleft()
             if not done.done():
                 done.set_result(None)
-        self._watch(False)
+        self._writable.set(False)
         self._call_flushed()
 
-    def _failed(self, exc: OSError) -> None:
-        if exc.errno not in (errno.EPIPE, errno.EIO):
-            log.warning("writing to a child failed: %s", exc)
-
-    def _watch(self, waiting: bool) -> None:
-        if waiting == self._waiting:
-            return
-        self._waiting = waiting
-        if waiting:
-            self._loop.add_writer(self._fd, self._write_queued)
-        else:
-            self._loop.remove_writer(self._fd)
+    def _write_some(self, view: memoryview) -> int:
+        """How many bytes went in (0: the descriptor is full); a failure raised as error_for makes it."""
+        try:
+            return os.write(self._fd, view)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.EIO):
+                log.warning("writing to a child failed: %s", exc)
+            raise self._error_for(exc) from None
 
     def _call_flushed(self) -> None:
         callbacks, self._flushed = self._flushed, []
