@@ -46,20 +46,18 @@ class LaunchSpec:
         """Where the child starts: the directory the scope checked (/proc/self/fd/N on Linux), else `cwd`."""
         return self.pinned_cwd.start_path if self.pinned_cwd is not None else self.cwd
 
-    def executable(self, *, own_argv0: bool) -> tuple[str | None, tuple[int, ...]]:
+    def executable(self) -> tuple[str | None, tuple[int, ...]]:
         """(the path to execute when not `program`, the descriptors the child must keep across its exec).
 
         With a pinned program: its descriptor's path, with the descriptor kept (CPython's Popen closes every
         other descriptor before the exec, and a `#!` script's interpreter reads the script through that path
-        after it). `own_argv0`: whether the launcher can execute one path with `program` as argv[0] (Popen can;
-        uvloop's libuv cannot: it sets argv[0] to what it executes, and a program would see /proc/self/fd/N as
-        its own name). Where that matters (not for a script: the kernel hands its interpreter the executed path
-        in any case) or the system has no such path, the scope's identity check instead: ScopeDenied if the
-        file at `program` is no longer the one checked, right before the start."""
+        after it); Popen executes that path with `program` as argv[0]. Where the system has no such path, the
+        scope's identity check instead: ScopeDenied if the file at `program` is no longer the one checked,
+        right before the start."""
         pin = self.pinned_program
         if pin is None:
             return None, ()
-        if pin.file.exec_path is not None and (own_argv0 or pin.file.script):
+        if pin.file.exec_path is not None:
             return pin.file.exec_path, (pin.file.fd,)
         pin.verify()
         return None, ()

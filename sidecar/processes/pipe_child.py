@@ -45,7 +45,7 @@ class PipeChild(Child):
         With a scope: the very file and directory it checked (LaunchSpec.executable, start_cwd). Nothing in
         here awaits, so the supervisor has the child in its table (on_started) before the loop could see it
         exit."""
-        executable, keep_fds = spec.executable(own_argv0=True)
+        executable, keep_fds = spec.executable()
         ours: list[int] = []  # os.pipe's ends are close-on-exec: the child gets only what Popen dup2s onto 0, 1, 2
         theirs: list[int] = []
         try:

@@ -82,7 +82,7 @@ class TerminalChild(Child):
         parent as an OSError naming the program or cwd (SpawnFailed needs that), resolves the program on the
         child's PATH and closes every other descriptor; pty.fork() would leave all that to hand-written code
         in the forked child. Taking the controlling terminal has no Popen option: system.take_terminal."""
-        executable, keep_fds = spec.executable(own_argv0=True)  # with a scope: the file it checked
+        executable, keep_fds = spec.executable()  # with a scope: the file it checked
         master, slave = system.open_terminal(*self._size)
         try:
             self._popen = subprocess.Popen(

@@ -252,13 +252,12 @@ class PinnedFile:
 
     `exec_path` runs that very file whatever is at its path by then (Linux: /proc/self/fd/N; None elsewhere);
     a child executing through it must keep N open until its exec, and a `#!` script beyond, for its interpreter
-    reads the script through that path after the exec (`script`). `still_at(path)` is the check where
-    `exec_path` cannot be used: whether the file at `path` now is this one."""
+    reads the script through that path after the exec. `still_at(path)` is the check where `exec_path` is None:
+    whether the file at `path` now is this one."""
 
-    def __init__(self, fd: int, identity: tuple[int, int], script: bool, exec_path: str | None) -> None:
+    def __init__(self, fd: int, identity: tuple[int, int], exec_path: str | None) -> None:
         self.fd = fd
         self.identity = identity
-        self.script = script
         self.exec_path = exec_path
 
     def still_at(self, path: str) -> bool:
@@ -284,21 +283,13 @@ def pin_file(path: str) -> PinnedFile | None:
             return None
         if not stat.S_ISREG(found.st_mode):
             return None
-        return PinnedFile(-1, (found.st_dev, found.st_ino), False, None)
+        return PinnedFile(-1, (found.st_dev, found.st_ino), None)
     held = os.fstat(fd)
     if not stat.S_ISREG(held.st_mode):
         os.close(fd)
         return None
     descriptor_path = f"/proc/self/fd/{fd}" if _descriptor_paths() else None
-    try:
-        if descriptor_path is not None:
-            with open(descriptor_path, "rb") as content:  # the held file itself, opened anew for reading
-                script = content.read(2) == b"#!"
-        else:
-            script = os.pread(fd, 2, 0) == b"#!"
-    except OSError:  # unreadable: no interpreter could read it either, so not a script that can run
-        script = False
-    return PinnedFile(fd, (held.st_dev, held.st_ino), script, descriptor_path)
+    return PinnedFile(fd, (held.st_dev, held.st_ino), descriptor_path)
 
 
 # -- children and their trees ------------------------------------------------------------------------------

@@ -133,8 +133,8 @@ def test_a_pinned_working_directory_keeps_its_errors_and_its_listing(tmp_path):
 
 
 def test_where_the_held_file_cannot_be_executed_a_replaced_file_is_refused(tmp_path):
-    """The fallback (systems without /proc/self/fd; a loop that cannot execute one path under another argv[0]):
-    right before the start, the file at the path must still be the one loaded, else ScopeDenied."""
+    """The fallback on systems without /proc/self/fd (simulated: the held file's exec_path taken away): right
+    before the start, the file at the path must still be the one loaded, else ScopeDenied."""
     from sidecar.processes.launch import launch_spec
     from sidecar.session.scope import Scope
     from sidecar.wire.errors import SidecarError
@@ -146,15 +146,19 @@ def test_where_the_held_file_cannot_be_executed_a_replaced_file_is_refused(tmp_p
     (tmp_path / "scope.toml").write_text(f'[[allow]]\nname = "tool"\nprogram = "{program}"\nargs = "any"\n')
     scope = Scope.load(str(tmp_path / "scope.toml"))
     spec = scope.authorize(launch_spec({"program": str(program), "args": ["held"]}, stdin_pipe=False))
+    assert spec.pinned_program is not None
+    held = spec.pinned_program.file
+    exec_path, held.exec_path = held.exec_path, None
     try:
-        assert spec.executable(own_argv0=False) == (None, ())  # the same file: run by its path
+        assert spec.executable() == (None, ())  # the same file: run by its path
         os.rename(impostor, program)
         with pytest.raises(SidecarError) as refused:
-            spec.executable(own_argv0=False)
+            spec.executable()
         assert refused.value.name == "ScopeDenied" and refused.value.data["part"] == "program"
         assert refused.value.data["rule"] == "tool" and str(program) in refused.value.message
-        if os.path.isdir("/proc/self/fd"):  # Linux: the held file runs, whatever is at the path
-            executable, keep = spec.executable(own_argv0=True)
+        held.exec_path = exec_path
+        if exec_path is not None:  # Linux: the held file runs, whatever is at the path
+            executable, keep = spec.executable()
             assert executable == f"/proc/self/fd/{keep[0]}"
             ran = subprocess.run([spec.program, "held"], executable=executable, pass_fds=keep, capture_output=True)
             assert ran.stdout == b"held\n"
