@@ -4,7 +4,7 @@
  * is the sidecar's own CPU time per unit of work (from /proc/<pid>/task/*\/schedstat, in ns: a shared machine's
  * load moves it far less than wall-clock time), the client's CPU, and the wall-clock figure.
  *
- *   npx tsx bench/ab.ts --rounds 5 --only echo,utf8 A=/path/to/checkout B=/work/main:PROCESS_SIDECAR_LOOP=uvloop
+ *   npx tsx bench/ab.ts --rounds 5 --only echo,utf8 A=/path/to/base B=/path/to/change:PYTHONMALLOC=malloc
  *
  * A variant is NAME=CHECKOUT[:VAR=VALUE,...].
  */
