@@ -2,8 +2,9 @@
 
 The sidecar makes itself a child subreaper (Linux PR_SET_CHILD_SUBREAPER): a descendant whose parent
 dies is re-parented to the sidecar instead of to init. So every process of every tree stays findable
-under the sidecar (psutil), a setsid'd daemon included, and is stopped when the session ends. The price
-is that the sidecar must reap those adopted processes; asyncio waits only for the children it started.
+under the sidecar (the process table), a setsid'd daemon included, and is stopped when the session ends.
+The price is that the sidecar must reap those adopted processes; exit_watch waits only for the children it
+started.
 
 A descendant that leaves its child's process group (a daemon's setsid) is out of reach of the guardian's
 killpg should the sidecar be SIGKILLed, until the guardian is told of it. So while children run, a quick
