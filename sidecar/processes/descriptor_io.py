@@ -20,7 +20,7 @@ READ_BYTES = 256 * 1024
 """At most this much per read, as asyncio's pipe transport reads: the notifications cut it to size."""
 
 
-class _Readiness:
+class Readiness:
     """Whether the event loop calls `callback` when `fd` is readable (or writable), switched on and off."""
 
     def __init__(self, fd: int, callback: Callable[[], None], *, writable: bool) -> None:
@@ -51,7 +51,7 @@ class PipeReader:
         self._read_bytes = read_bytes
         self._on_data = on_data
         self._on_end = on_end
-        self._readable = _Readiness(fd, self._read, writable=False)
+        self._readable = Readiness(fd, self._read, writable=False)
 
     @property
     def ended(self) -> bool:
@@ -94,7 +94,7 @@ class QueuedWriter:
         self._fd = fd
         self._error_for = error_for
         self._queue: deque[tuple[memoryview, asyncio.Future[None]]] = deque()
-        self._writable = _Readiness(fd, self._write_queued, writable=True)
+        self._writable = Readiness(fd, self._write_queued, writable=True)
         self._flushed: list[Callable[[], None]] = []
 
     async def write(self, data: bytes) -> None:

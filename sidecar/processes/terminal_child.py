@@ -38,7 +38,7 @@ from .. import system
 from ..system.line_settings import LineSettings
 from ..wire.errors import SidecarError, stdin_unavailable
 from .child import Child, OutputSink
-from .descriptor_io import QueuedWriter
+from .descriptor_io import QueuedWriter, Readiness
 from .exit_watch import watch_exit
 from .launch import LaunchSpec
 from .line_discipline import TypedLine
@@ -67,7 +67,7 @@ class TerminalChild(Child):
         self._output = output
         self._master = -1
         self._popen: subprocess.Popen | None = None
-        self._reading = False
+        self._readable: Readiness | None = None
         self._output_ended = False
         self._writer: QueuedWriter | None = None
         self._line = TypedLine()
@@ -105,6 +105,7 @@ class TerminalChild(Child):
             os.close(slave)
         self._master = master
         os.set_blocking(master, False)
+        self._readable = Readiness(master, self._read, writable=False)
         self._writer = QueuedWriter(master, self._write_failed)
         self.pid = self._popen.pid
         self._announce_started()
@@ -123,15 +124,15 @@ class TerminalChild(Child):
 
     # -- output ------------------------------------------------------------------------------------------
 
+    @property
+    def _reading(self) -> bool:
+        return self._readable is not None and self._readable.on
+
     def _set_reading(self, reading: bool) -> None:
-        if self._master < 0 or self._output_ended or reading == self._reading:
+        if self._readable is None or self._master < 0 or self._output_ended or reading == self._readable.on:
             return
-        self._reading = reading
-        if not reading:
-            self._loop.remove_reader(self._master)
-            return
-        self._loop.add_reader(self._master, self._read)
-        if self.exited:
+        self._readable.set(reading)
+        if reading and self.exited:
             # The exit came while reading was paused: nothing may signal readability again (an empty
             # terminal whose session lives on), so look now.
             self._loop.call_soon(self._read)
@@ -171,9 +172,8 @@ class TerminalChild(Child):
     def _end_output(self) -> None:
         if self._output_ended:
             return
-        if self._reading:
-            self._loop.remove_reader(self._master)
-            self._reading = False
+        if self._readable is not None:
+            self._readable.set(False)
         self._output_ended = True
         self._output.close()
         self._finish_if_done()
@@ -197,9 +197,8 @@ class TerminalChild(Child):
         if self._master < 0:
             return
         self._fail_writes("exited")
-        if self._reading:
-            self._loop.remove_reader(self._master)
-            self._reading = False
+        if self._readable is not None:
+            self._readable.set(False)
         os.close(self._master)  # hangs up the terminal for whatever is left in its session
         self._master = -1
 
