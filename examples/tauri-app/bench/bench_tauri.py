@@ -65,7 +65,9 @@ SMOKE = Sizes(
     flood_bytes=16 * MIB, flood_warmup_bytes=MIB, direct_flood_limit_ms=1500, direct_flood_cap_mib=256, startup_reloads=1,
 )
 
-FIGURES = ("text", "binary", "execSequential", "execParallel", "echo", "flood")
+FIGURES = ("text", "binary", "execSequential", "execParallel", "echo", "overhead", "flood")
+"""overhead: the cheapest round trip on each road (see the page), the floor under every request; with the
+sequential execute it bounds the execute ratio the sidecar's road allows (analyse)."""
 
 
 # --- input files ----------------------------------------------------------------------------------------
@@ -308,6 +310,9 @@ def run(sizes: Sizes, rounds: int, figures: tuple[str, ...], *, launch: dict | N
                                 continue
                             this_round[figure][side] = detail
                             log(f"round {r + 1} {figure:>15} {side:>7}: {summary_of(figure, detail)}")
+                        if figure == "overhead":
+                            this_round["spawnFloor"] = spawn_floor(sizes.exec_sequential)
+                            log(f"round {r + 1} {'spawn floor':>15} harness: p50 {this_round['spawnFloor']['p50Ms']} ms")
                     results["rounds"].append(this_round)
                 for _ in range(sizes.startup_reloads):
                     ready = bench.reload(120)
@@ -318,6 +323,19 @@ def run(sizes: Sizes, rounds: int, figures: tuple[str, ...], *, launch: dict | N
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+def spawn_floor(count: int) -> dict:
+    """The bare start and reaping of `true` from this process (posix_spawn, waitpid), p50: the least any sidecar
+    would spend on an execute besides its round trip."""
+    true = shutil.which("true") or "/bin/true"
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        pid = os.posix_spawn(true, ["true"], os.environ)
+        os.waitpid(pid, 0)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50Ms": round(statistics.median(times), 4)}
 
 
 def summary_of(figure: str, d: dict) -> str:
@@ -390,6 +408,28 @@ def analyse(results: dict, sizes: Sizes) -> list[dict]:
         rows.append({"figure": counted("echo latency through `cat`, p99", "echo"), "direct": f"{med(values['direct']):.3f} ms",
                      "sidecar": f"{med(values['sidecar']):.3f} ms", "ratio": f"{med(ratios):.2f}x", "target": "report",
                      "meets": None, "ratios": [round(x, 3) for x in ratios]})
+    values = per_side("overhead", "p50Ms")
+    if values["direct"]:
+        ratios = [s / d for s, d in zip(values["sidecar"], values["direct"])]
+        rows.append({"figure": counted("the cheapest round trip, p50 (direct: a write of nothing to a child, one call; "
+                                       "sidecar: `list`, one call in, one event out)", "overhead"),
+                     "direct": f"{med(values['direct']):.3f} ms", "sidecar": f"{med(values['sidecar']):.3f} ms",
+                     "ratio": f"{med(ratios):.2f}x", "target": "report", "meets": None, "ratios": [round(x, 3) for x in ratios]})
+    ceiling_rounds = [r for r in both_sides("overhead") if len(r.get("execSequential", {})) == 2 and "spawnFloor" in r]
+    if ceiling_rounds:
+        # plugin-shell's execute is one call that starts the child inside the app. Through the sidecar, the least an
+        # execute can take is the sidecar's cheapest round trip plus the bare start and reaping of `true`
+        # (posix_spawn and waitpid, measured by this harness in the same round): a sidecar that did nothing else.
+        ceilings, own = [], []
+        for r in ceiling_rounds:
+            floor_ms = r["overhead"]["sidecar"]["p50Ms"] + r["spawnFloor"]["p50Ms"]
+            ceilings.append((1000 / r["execSequential"]["direct"]["perSecond"]) / floor_ms)
+            own.append(1000 / r["execSequential"]["sidecar"]["perSecond"] - floor_ms)
+        spawn = med([r["spawnFloor"]["p50Ms"] for r in ceiling_rounds])
+        rows.append({"figure": counted("execute rate, sequential: the most a sidecar that did nothing but start the child "
+                                       "could reach (its cheapest round trip + a bare posix_spawn and waitpid of `true`)", "overhead"),
+                     "direct": "-", "sidecar": f"{med(own):.3f} ms per execute above that floor (spawn alone {spawn:.3f} ms)",
+                     "ratio": f"{med(ceilings):.2f}x", "target": "report", "meets": None, "ratios": [round(x, 3) for x in ceilings]})
     floods = [r["flood"] for r in both_sides("flood")]
     if floods:
         s_growth = [f["sidecar"]["memory"]["growthMiB"] for f in floods]

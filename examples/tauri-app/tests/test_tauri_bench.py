@@ -31,5 +31,5 @@ def test_12_bench_smoke(display, results):
     assert flood["memory"]["samples"] > 0
     assert len(data["startup"]) == 1 + bench_tauri.SMOKE.startup_reloads
     rows = bench_tauri.analyse(data, bench_tauri.SMOKE)
-    assert len(rows) == 8, bench_tauri.table(rows)
+    assert len(rows) == 10, bench_tauri.table(rows)
     results.add("bench smoke", "; ".join(log))

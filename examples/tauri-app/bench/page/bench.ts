@@ -135,7 +135,7 @@ const figures: Record<string, (side: Side, p: Params) => Promise<Json>> = {
   },
 
   /**
-   * For profiling (not a figure): p.count round trips of the cheapest call on each road. direct: a write of
+   * p.count round trips of the cheapest call on each road, the floor under every request. direct: a write of
    * nothing to a plugin-shell child (one invoke); sidecar: list (one invoke in, one channel message out).
    */
   async overhead(side, p) {
