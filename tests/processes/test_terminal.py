@@ -269,8 +269,34 @@ def test_a_mebibyte_written_just_before_exit_all_arrives_before_exit(sidecar, ro
     assert len(out) == size and out == (bytes(range(11, 256)) * (size // 245 + 1))[:size]
     methods = [n["method"] for n in sidecar.events(pid)]
     assert methods.count("exit") == 1 and methods[-1] == "exit"
-    chunks = [n for n in sidecar.events(pid) if n["method"] == "stdout"]
-    assert len(chunks) < size // 4096, "reads of the terminal should be coalesced into larger notifications"
+
+
+def test_what_piled_up_in_the_terminal_comes_as_one_notification(sidecar, tmp_path):
+    # A terminal hands over at most 4 KiB per read. While the sidecar is stopped (SIGSTOP), the child writes 8 KiB
+    # into the terminal (Linux holds about 10 KiB there before a write blocks); once the sidecar runs again, one
+    # wake-up must read it all into one notification, not one per read. Stopping the sidecar makes this
+    # independent of how fast either side runs.
+    size = 8 * 1024
+    go, written = tmp_path / "go", tmp_path / "written"
+    code = (
+        f"import os, time\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+        f"os.write(1, b'q' * {size})\n"
+        f"open({str(written)!r}, 'w').close()\n"
+        f"time.sleep(30)\n"
+    )
+    pid = spawn(sidecar, *python(code))
+    os.kill(sidecar.proc.pid, signal.SIGSTOP)
+    try:
+        go.touch()
+        eventually(written.exists, 10, "the child's write")
+    finally:
+        os.kill(sidecar.proc.pid, signal.SIGCONT)
+    wait_output(sidecar, pid, "q" * size)
+    chunks = [n["params"]["data"] for n in sidecar.events(pid) if n["method"] == "stdout"]
+    assert chunks == ["q" * size], [len(chunk) for chunk in chunks]
+    sidecar.request("kill", {"pid": pid})
+    assert sidecar.wait_exit(pid)["signal"] == signal.SIGTERM
 
 
 @pytest.mark.parametrize("leave_a_holder", [False, True])
