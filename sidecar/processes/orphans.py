@@ -17,7 +17,7 @@ The slower full sweep (psutil) runs every SWEEP_EVERY seconds while children run
 finishes: a process is adopted when its parent dies, and its parent was a child or an adopted process (or
 something below one, which the periodic sweeps cover while it lives). Each adopted process it finds is
 watched through a pidfd (Linux 5.3+), so it is reaped as soon as it exits, and the sweep after that finds
-its own children, adopted in turn. After an exit, a cheap look at the process table first tells whether
+its own children, adopted in turn. After an exit, a cheap look at the sidecar's own children first tells whether
 anything was adopted at all. Not SIGCHLD: a Python-level handler and a wake-up for every exit cost every
 execute something, a burst of a thousand of them a thousand wake-ups, and an event loop built on libuv
 (uvloop) takes SIGCHLD over for itself. Without pidfds, the periodic sweeps reap, and go on while adopted
@@ -130,18 +130,21 @@ class OrphanWatch:
             self._adoption_check = asyncio.get_running_loop().call_later(SWEEP_AFTER_EXIT, self._check_adopted)
 
     def _check_adopted(self) -> None:
-        """Sweep now if the sidecar has a child it did not start and does not watch yet. One cheap read of the
-        process table (Linux) instead of the full sweep after every exit: a thousand executes a second would
-        otherwise each pay a share of a full sweep for nothing."""
+        """Sweep now if the sidecar has a child it did not start and does not watch yet. A cheap look at the
+        sidecar's own children (Linux: its threads' lists of children, else one read of the process table)
+        instead of the full sweep after every exit: a thousand executes a second would otherwise each pay a
+        share of a full sweep for nothing."""
         self._adoption_check = None
-        links = system.process_links()
-        if links is not None:
-            me = os.getpid()
-            if not any(
-                parent == me and pid not in self._watched and pid not in self._exclude and not self._is_started_child(pid)
-                for pid, (parent, _) in links.items()
-            ):
-                return
+        children = system.own_children()
+        if children is None:
+            links = system.process_links()
+            if links is not None:
+                me = os.getpid()
+                children = {pid for pid, (parent, _) in links.items() if parent == me}
+        if children is not None and not any(
+            pid not in self._watched and pid not in self._exclude and not self._is_started_child(pid) for pid in children
+        ):
+            return
         self._schedule(0)
 
     def _watch(self, pid: int) -> bool:

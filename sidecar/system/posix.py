@@ -335,6 +335,26 @@ def process_links() -> dict[int, tuple[int, int]] | None:
     return links
 
 
+def own_children() -> set[int] | None:
+    """The pids of this process's children, from each thread's /proc/self/task/<tid>/children (Linux 3.5+ with
+    CONFIG_PROC_CHILDREN): a few short reads, where process_links reads every process on the machine. None
+    where the kernel has no such file. Like any look at the process table, a child that appears during the
+    read may be missed (the kernel's documentation says so); callers look again later."""
+    if not _HAS_CHILDREN_FILES:
+        return None
+    children: set[int] = set()
+    for task in os.scandir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task.name}/children", "rb") as listing:
+                children.update(int(pid) for pid in listing.read().split())
+        except OSError:
+            continue  # the thread ended meanwhile
+    return children
+
+
+_HAS_CHILDREN_FILES = LINUX and os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
 def reap(pid: int) -> None:
     """Collect the exit status of `pid` if it has exited (it must be our child)."""
     os.waitpid(pid, os.WNOHANG)
