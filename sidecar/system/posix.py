@@ -91,6 +91,22 @@ def fork() -> int:
     return os.fork()
 
 
+def anonymous_file(name: str) -> int:
+    """A descriptor of a file that no directory names, shared with the processes this one forks: a memfd on
+    Linux, an unlinked temporary file elsewhere. Not inherited by programs this process executes."""
+    create = getattr(os, "memfd_create", None)
+    if create is not None:
+        try:
+            return create(name, os.MFD_CLOEXEC)
+        except OSError:
+            pass  # e.g. a seccomp filter that refuses memfd_create: a temporary file does the same
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix=f"{name}-")
+    os.unlink(path)
+    return fd
+
+
 def leave_session() -> None:
     """Start a new session (and process group): signals to the old group or terminal no longer reach us."""
     os.setsid()
