@@ -97,7 +97,7 @@ def anonymous_file(name: str) -> int:
     create = getattr(os, "memfd_create", None)
     if create is not None:
         try:
-            return create(name, os.MFD_CLOEXEC)
+            return create(name, getattr(os, "MFD_CLOEXEC"))
         except OSError:
             pass  # e.g. a seccomp filter that refuses memfd_create: a temporary file does the same
     import tempfile
