@@ -157,10 +157,11 @@ and the host's event loop is blocked for ${report.config.stallMs / 1000} s; ${re
 echo back, every exit.
 
 Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
-- utf-8 relay: sidecar ${num(utf8Cpu.sidecar, 2)} ms/MiB, client ${num(utf8Cpu.sidecarHost, 2)} ms/MiB (direct: ${num(utf8Cpu.directHost, 2)} ms/MiB). The
-  client's share is mostly V8's \`JSON.parse\` of each 64 KiB notification (its newlines escaped) and a
-  \`'data'\` event per line, where the direct side gets one string per 64 KiB read; with two CPUs and three
-  busy processes (the child, the sidecar, the host), the busiest one sets the pace.` : ''}${channelCpu ? `
+- utf-8 relay: sidecar ${num(utf8Cpu.sidecar, 2)} ms/MiB, client ${num(utf8Cpu.sidecarHost, 2)} ms/MiB (direct: ${num(utf8Cpu.directHost, 2)} ms/MiB). With
+  the raw channel open, text travels as bytes on it and the client decodes it (one streaming \`TextDecoder\` per
+  stream), so neither side escapes it into JSON or parses it back; the client's share is mostly a \`'data'\`
+  event per line (a string cut out for each), where the direct side gets one string per 64 KiB read. With two
+  CPUs and three busy processes (the child, the sidecar, the host), the busiest one sets the pace.` : ''}${channelCpu ? `
 - raw relay over the raw channel: sidecar ${num(channelCpu.sidecar, 2)} ms/MiB, client ${num(channelCpu.sidecarHost, 2)} ms/MiB (direct: ${num(channelCpu.directHost, 2)} ms/MiB).
   The client hands frame payloads on as views of what it read, without copying or decoding them; the bytes
   cross one more process than with \`child_process\`: on 2 CPUs that is a third busy process and two more copies

@@ -184,6 +184,50 @@ describe('over the raw channel (Node transport)', () => {
   });
 });
 
+describe('text over the raw channel', () => {
+  // Bytes a decoder can get wrong, each written on its own with a pause between (so each write is likely a frame
+  // of its own and a character is split across frames): a character split in three, a lone continuation byte,
+  // an overlong "/", an encoded surrogate, a code point above U+10FFFF, bytes that are never utf-8, a sequence cut
+  // short by the next character, a BOM, and a sequence left unfinished when the stream ends.
+  const pieces = ['41 f0 9f', '98 80 0a', '80 42 0a', 'c0 af 0a', 'ed a0 80 0a', 'f4 90 80 80 0a', 'fe ff 0a', 'e2 82 43 0a', 'ef bb bf 44 0a', 'e2 82'];
+  const script = `import os, sys, time\nfor piece in sys.argv[1:]:\n    os.write(int(os.environ['FD']), bytes.fromhex(piece))\n    time.sleep(0.05)\n`;
+
+  /** What a Command emits for the pieces on stdout and stderr, and the pid, launched over `transport`. */
+  async function textOf(transport: Transport): Promise<{ stdout: string[]; stderr: string[]; pid: number; rawChannel: boolean }> {
+    const sidecar = await Sidecar.launch({ transport, setDefault: false });
+    try {
+      const streams = await Promise.all(
+        ['1', '2'].map(async (fd) => {
+          const command = sidecar.command(python, ['-c', script, ...pieces], { env: { FD: fd }, idleFlushMs: null });
+          const out = collect(command);
+          const child = await command.spawn();
+          assert.deepEqual(await child.wait(), { code: 0, signal: null });
+          return { lines: fd === '1' ? out.stdout : out.stderr, pid: child.pid };
+        }),
+      );
+      return { stdout: streams[0]!.lines, stderr: streams[1]!.lines, pid: streams[0]!.pid, rawChannel: sidecar.rawChannel };
+    } finally {
+      await sidecar.dispose();
+    }
+  }
+
+  test('decodes as the sidecar does, U+FFFD for the same bytes, a split character whole, and only on the channel', { timeout: 30000 }, async () => {
+    const overChannel = tapTransport(nodeTransport());
+    const viaChannel = await textOf(overChannel.transport);
+    const asNotifications = tapTransport(nodeTransport({ rawChannel: false }));
+    const viaNotifications = await textOf(asNotifications.transport);
+    assert.equal(viaChannel.rawChannel, true);
+    assert.equal(viaNotifications.rawChannel, false);
+    // The sidecar's own decoding (errors="replace") is the reference; the client's must equal it, line by line.
+    assert.deepEqual(viaChannel.stdout, viaNotifications.stdout);
+    assert.deepEqual(viaChannel.stderr, viaNotifications.stderr);
+    assert.equal(viaChannel.stdout.join(''), 'A😀\n\uFFFDB\n\uFFFD\uFFFD\n\uFFFD\uFFFD\uFFFD\n\uFFFD\uFFFD\uFFFD\uFFFD\n\uFFFD\uFFFD\n\uFFFDC\n\uFEFFD\n\uFFFD');
+    assert.equal(notifiedFor(overChannel.tap, viaChannel.pid), false, 'text came as notifications over an open channel');
+    assert.ok(overChannel.tap.rawBytes > 0);
+    assert.equal(notifiedFor(asNotifications.tap, viaNotifications.pid), true);
+  });
+});
+
 describe('fallback to base64', () => {
   async function rawRoundTrip(sidecar: Sidecar, tap: Tap | undefined): Promise<void> {
     const command = sidecar.command('head', ['-c', String(3 * MiB + 1), big.outFile], { encoding: 'raw' });

@@ -4,10 +4,12 @@
  *
  * - utf-8 (the default, any spelling of it): wire "utf-8". The sidecar never splits a character across
  *   chunks and replaces invalid bytes with U+FFFD, so chunks are usable text as they come.
- * - 'raw': wire "base64", emitted as Uint8Array chunks, byte-exact; or, for spawn() on a sidecar whose raw
- *   channel is open, wire "raw": the bytes come as binary frames on that channel (see withRawChannel).
+ * - 'raw': wire "base64", emitted as Uint8Array chunks, byte-exact.
  * - any other TextDecoder label ('utf-16le', 'shift_jis', 'windows-1252', ...): wire "base64", decoded here by
  *   one streaming TextDecoder per stream, so a character split across chunks is never broken.
+ *
+ * For spawn() on a sidecar whose raw channel is open, every one of them is wire "raw" instead: the bytes come
+ * as binary frames on that channel, and text is decoded here (see withRawChannel).
  */
 import { invalidOptionError } from './errors.js';
 
@@ -16,8 +18,8 @@ export type WireEncoding = 'utf-8' | 'base64' | 'raw';
 export type OutputMode =
   /** Text that arrives as text. */
   | { readonly kind: 'text'; readonly wire: 'utf-8' }
-  /** Text that arrives as base64 and is decoded here with `label`. */
-  | { readonly kind: 'decoded'; readonly wire: 'base64'; readonly label: string }
+  /** Text that arrives as bytes (base64, or frames on the raw channel) and is decoded here with `label`. */
+  | { readonly kind: 'decoded'; readonly wire: 'base64' | 'raw'; readonly label: string }
   /** Bytes, as base64 in notifications or as frames on the raw channel. */
   | { readonly kind: 'raw'; readonly wire: 'base64' | 'raw' };
 
@@ -49,13 +51,22 @@ export function resolveEncoding(encoding: string | undefined, bytesIn = false): 
 }
 
 /**
- * The mode a spawn uses on a host whose raw channel is open or not: bytes go over the channel when it is
- * (no base64 on either side), as base64 otherwise. Text modes are unchanged: they need the sidecar's
- * notifications (utf-8) or a decoder here anyway. execute() never calls this: its result is JSON.
+ * The mode a spawn uses on a host whose raw channel is open or not. Where it is open, every output goes over
+ * it as bytes, text too: text is decoded here by one streaming TextDecoder per stream (utf-8 with the same
+ * U+FFFD for invalid bytes as the sidecar's own decoding), so neither side escapes it into JSON or parses it
+ * back. Where it is not, bytes go as base64 and utf-8 as the sidecar's text. execute() never calls this: its
+ * result is JSON.
  */
 export function withRawChannel(mode: OutputMode, rawChannelOpen: boolean): OutputMode {
-  if (mode.kind !== 'raw') return mode;
-  return rawChannelOpen ? { kind: 'raw', wire: 'raw' } : { kind: 'raw', wire: 'base64' };
+  if (!rawChannelOpen) return mode;
+  switch (mode.kind) {
+    case 'raw':
+      return { kind: 'raw', wire: 'raw' };
+    case 'text':
+      return { kind: 'decoded', wire: 'raw', label: 'utf-8' };
+    case 'decoded':
+      return { ...mode, wire: 'raw' };
+  }
 }
 
 /**
