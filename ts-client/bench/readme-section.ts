@@ -158,8 +158,9 @@ echo back, every exit.
 
 Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
 - utf-8 relay: sidecar ${num(utf8Cpu.sidecar, 2)} ms/MiB, client ${num(utf8Cpu.sidecarHost, 2)} ms/MiB (direct: ${num(utf8Cpu.directHost, 2)} ms/MiB). With
-  the raw channel open, text travels as bytes on it and the client decodes it (one streaming \`TextDecoder\` per
-  stream), so neither side escapes it into JSON or parses it back; the client's share is mostly a \`'data'\`
+  the raw channel open, text travels as bytes on it and the client decodes it with Node's own streaming decoder
+  (\`StringDecoder\`, what \`setEncoding('utf8')\` uses; Node 20's \`TextDecoder\` took about twice the CPU), so neither
+  side escapes it into JSON or parses it back; on top of the direct side's work the client emits a \`'data'\`
   event per line (a string cut out for each), where the direct side gets one string per 64 KiB read. With two
   CPUs and three busy processes (the child, the sidecar, the host), the busiest one sets the pace.` : ''}${channelCpu ? `
 - raw relay over the raw channel: sidecar ${num(channelCpu.sidecar, 2)} ms/MiB, client ${num(channelCpu.sidecarHost, 2)} ms/MiB (direct: ${num(channelCpu.directHost, 2)} ms/MiB).

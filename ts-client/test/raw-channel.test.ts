@@ -35,14 +35,16 @@ interface Tap {
   rawEvents: RawChannelEvents | undefined;
 }
 
-/** Wraps `inner`, recording its stdout and counting its raw channel; optionally names another descriptor. */
-function tapTransport(inner: NodeTransport, options: { fd?: number } = {}): { transport: Transport; tap: Tap; inner: NodeTransport } {
+/** Wraps `inner`, recording its stdout and counting its raw channel; optionally names another descriptor, or
+ * leaves out the channel's own utf-8 decoder (so that the client's TextDecoder decodes its text). */
+function tapTransport(inner: NodeTransport, options: { fd?: number; utf8Decoder?: boolean } = {}): { transport: Transport; tap: Tap; inner: NodeTransport } {
   const stdout: Uint8Array[] = [];
   const tap: Tap = { stdoutText: () => new TextDecoder().decode(concatBytes(stdout)), rawBytes: 0, rawEvents: undefined };
   const channel = inner.rawChannel;
   const transport: Transport = {
     rawChannel: channel && {
       fd: options.fd ?? channel.fd,
+      createUtf8Decoder: options.utf8Decoder === false ? undefined : channel.createUtf8Decoder,
       open(events) {
         tap.rawEvents = events;
         channel.open({
@@ -212,15 +214,20 @@ describe('text over the raw channel', () => {
   }
 
   test('decodes as the sidecar does, U+FFFD for the same bytes, a split character whole, and only on the channel', { timeout: 30000 }, async () => {
+    assert.equal(typeof nodeTransport().rawChannel?.createUtf8Decoder, 'function', "the Node transport offers Node's decoder");
     const overChannel = tapTransport(nodeTransport());
     const viaChannel = await textOf(overChannel.transport);
+    const withTextDecoder = await textOf(tapTransport(nodeTransport(), { utf8Decoder: false }).transport);
     const asNotifications = tapTransport(nodeTransport({ rawChannel: false }));
     const viaNotifications = await textOf(asNotifications.transport);
     assert.equal(viaChannel.rawChannel, true);
     assert.equal(viaNotifications.rawChannel, false);
-    // The sidecar's own decoding (errors="replace") is the reference; the client's must equal it, line by line.
+    // The sidecar's own decoding (errors="replace") is the reference; the client's must equal it, line by line,
+    // with Node's decoder and with TextDecoder (what a channel without a decoder of its own gets).
     assert.deepEqual(viaChannel.stdout, viaNotifications.stdout);
     assert.deepEqual(viaChannel.stderr, viaNotifications.stderr);
+    assert.deepEqual(withTextDecoder.stdout, viaNotifications.stdout);
+    assert.deepEqual(withTextDecoder.stderr, viaNotifications.stderr);
     assert.equal(viaChannel.stdout.join(''), 'A😀\n\uFFFDB\n\uFFFD\uFFFD\n\uFFFD\uFFFD\uFFFD\n\uFFFD\uFFFD\uFFFD\uFFFD\n\uFFFD\uFFFD\n\uFFFDC\n\uFEFFD\n\uFFFD');
     assert.equal(notifiedFor(overChannel.tap, viaChannel.pid), false, 'text came as notifications over an open channel');
     assert.ok(overChannel.tap.rawBytes > 0);

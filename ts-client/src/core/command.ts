@@ -134,6 +134,7 @@ export class Command<O extends IOPayload = string> extends EventEmitter<CommandE
       mode,
       // A terminal's output is a stream of characters and escape sequences, not lines: nothing waits.
       options.idleFlushMs === undefined ? (options.pty ? 0 : DEFAULT_IDLE_FLUSH_MS) : options.idleFlushMs,
+      host.createUtf8Decoder,
     );
     const pid = await host.spawnProcess(spawnParams(this.#spec(host), options, mode), run);
     const child = new Child<O>(host, pid, this, run);

@@ -69,6 +69,11 @@ export function withRawChannel(mode: OutputMode, rawChannelOpen: boolean): Outpu
   }
 }
 
+/** What the client needs of a decoder: TextDecoder's decode(), streaming (`stream: true`) until the last call. */
+export interface StreamTextDecoder {
+  decode(input?: Uint8Array, options?: { stream?: boolean }): string;
+}
+
 /**
  * A decoder for a whole stream of `mode`'s kind. For utf-8 the BOM is kept, as the sidecar's own utf-8
  * decoding keeps it; other labels follow TextDecoder's defaults.

@@ -4,6 +4,7 @@
  */
 import type { RequestMethod, RequestTypes } from '../generated/methods.js';
 import type { SpawnParams } from '../generated/protocol.js';
+import type { StreamTextDecoder } from './encoding.js';
 import type { ProcessSink } from './process-run.js';
 
 export interface CallOptions {
@@ -14,6 +15,8 @@ export interface CallOptions {
 export interface ProcessHost {
   /** Whether spawns with encoding 'raw' can use the raw channel (open, and accepted by the sidecar). */
   readonly rawChannel: boolean;
+  /** The raw channel's own utf-8 decoder, if it offers one (RawChannel.createUtf8Decoder), for text it carries. */
+  readonly createUtf8Decoder?: () => StreamTextDecoder;
   request<M extends RequestMethod>(
     method: M,
     params: RequestTypes[M]['params'],

@@ -14,7 +14,7 @@
  */
 import type { ExitParams } from '../generated/protocol.js';
 import type { SidecarError } from './errors.js';
-import type { OutputMode } from './encoding.js';
+import type { OutputMode, StreamTextDecoder } from './encoding.js';
 import { createOutputDecoder, type OutputDecoder } from './output.js';
 
 /** How a child ended: its exit code, or the number of the signal that ended it (the other is null). */
@@ -69,10 +69,11 @@ export class ProcessRun implements ProcessSink {
   #waiters: Array<(outcome: Outcome) => void> = [];
   #finishedHooks: Array<() => void> = [];
 
-  constructor(targets: RunTargets, mode: OutputMode, idleFlushMs: number | null) {
+  /** createUtf8Decoder: the raw channel's own utf-8 decoder (ProcessHost), for text that comes on it. */
+  constructor(targets: RunTargets, mode: OutputMode, idleFlushMs: number | null, createUtf8Decoder?: () => StreamTextDecoder) {
     this.#targets = targets;
-    this.#stdout = createOutputDecoder(mode, (chunk) => targets.emitStdout(chunk), idleFlushMs);
-    this.#stderr = createOutputDecoder(mode, (chunk) => targets.emitStderr(chunk), idleFlushMs);
+    this.#stdout = createOutputDecoder(mode, (chunk) => targets.emitStdout(chunk), idleFlushMs, createUtf8Decoder);
+    this.#stderr = createOutputDecoder(mode, (chunk) => targets.emitStderr(chunk), idleFlushMs, createUtf8Decoder);
   }
 
   /** The exit status as soon as the sidecar reported it, even if the 'close' event is still held back. */

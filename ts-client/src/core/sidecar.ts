@@ -9,6 +9,7 @@ import { Command } from './command.js';
 import { getDefaultSidecar, setDefaultSidecar } from './default-sidecar.js';
 import { EventEmitter } from './emitter.js';
 import { ClientErrorCode, SidecarError, invalidOptionError, notConnectedError } from './errors.js';
+import type { StreamTextDecoder } from './encoding.js';
 import type { CommandOptions } from './options.js';
 import type { CallOptions, ProcessHost } from './process-host.js';
 import type { ProcessSink } from './process-run.js';
@@ -166,6 +167,12 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
   /** Whether Commands with encoding 'raw' spawn over the raw channel (else their bytes come as base64). */
   get rawChannel(): boolean {
     return this.#rawOpen && this.state === 'open';
+  }
+
+  /** The raw channel's utf-8 decoder for text it carries, if it offers one (ProcessHost). */
+  get createUtf8Decoder(): (() => StreamTextDecoder) | undefined {
+    const channel = this.#transport.rawChannel;
+    return channel?.createUtf8Decoder ? () => channel.createUtf8Decoder!() : undefined;
   }
 
   /** What the sidecar said about itself in initialize (undefined before it answered). */

@@ -3,6 +3,7 @@
  * (Node, Tauri), an ssh session, a pair of Web streams. A transport knows nothing of JSON-RPC; it moves
  * text one way and byte chunks the other, and says once when the other side is gone.
  */
+import type { StreamTextDecoder } from './encoding.js';
 
 export interface TransportCloseInfo {
   /** The sidecar's exit code, when the transport ran it as a process and it exited. */
@@ -33,6 +34,12 @@ export interface TransportEvents {
 export interface RawChannel {
   /** The channel's descriptor number in the sidecar (3 or above), sent in initialize. */
   readonly fd: number;
+  /**
+   * Optional: makes a utf-8 decoder for text that comes on the channel, where the platform has one faster than
+   * TextDecoder (Node's StringDecoder). It must decode as TextDecoder('utf-8', {ignoreBOM: true}) does: the
+   * same U+FFFD for the same bytes, a character split across chunks kept whole, the BOM kept.
+   */
+  createUtf8Decoder?(): StreamTextDecoder;
   /**
    * Starts delivering the channel's bytes. The connection calls it once, right after start(); until then
    * the transport delivers nothing (and must not lose anything), and if nobody calls it the transport still
