@@ -76,14 +76,15 @@ class Guardian:
         self._enter(-pgid, 0.0)
 
     def forget_group(self, pgid: int) -> None:
-        slot = self._slots.pop(-pgid, None)
-        if slot is not None:
-            self._write(slot, _FREE)
-            self._free.append(slot)
+        self._clear(-pgid)
 
     def watch_process(self, pid: int, started: float) -> None:
         """A single process (one that left its group), known by pid and start time against pid reuse."""
         self._enter(pid, started)
+
+    def forget_process(self, pid: int) -> None:
+        """A single process that is gone: its slot is free again (a long session may see many)."""
+        self._clear(pid)
 
     def close(self) -> None:
         """A clean end: the table holds no group by now, so the guardian just exits."""
@@ -109,6 +110,12 @@ class Guardian:
                 slot, self._used = self._used, self._used + 1
             self._slots[key] = slot
         self._write(slot, ENTRY.pack(key, started))
+
+    def _clear(self, key: int) -> None:
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            self._write(slot, _FREE)
+            self._free.append(slot)
 
     def _write(self, slot: int, entry: bytes) -> None:
         if self._table is None:

@@ -62,18 +62,21 @@ def become_subreaper() -> bool:
 
 class OrphanWatch:
     """Reaps adopted processes when they exit, and reports strays (descendants outside every child's
-    process group) to `on_stray`, so that the guardian can kill them should the sidecar die."""
+    process group) to `on_stray`, so that the guardian can kill them should the sidecar die, and to
+    `on_stray_gone` (by pid) once a full sweep no longer finds them, so that the guardian forgets them."""
 
     def __init__(
         self,
         is_started_child: Callable[[int], bool],
         groups: Callable[[], set[int]],
         on_stray: Callable[[psutil.Process], None],
+        on_stray_gone: Callable[[int], None],
         exclude: Iterable[int] = (),
     ) -> None:
         self._is_started_child = is_started_child
         self._groups = groups
         self._on_stray = on_stray
+        self._on_stray_gone = on_stray_gone
         self._exclude = set(exclude)
         self._strays: set[int] = set()
         self._scheduled: asyncio.TimerHandle | None = None
@@ -195,6 +198,8 @@ class OrphanWatch:
                     self._report(process)
             except (psutil.Error, OSError):
                 continue
+        for pid in self._strays - alive:
+            self._on_stray_gone(pid)
         self._strays &= alive
         if groups or self._watched or unwatched:
             self._schedule(SWEEP_EVERY)

@@ -101,6 +101,7 @@ async def serve(settings: Settings, guardian: Guardian) -> int:
         supervisor.started,
         supervisor.groups,
         lambda stray: guardian.watch_process(stray.pid, stray.create_time()),
+        guardian.forget_process,
         exclude,
     )
     supervisor.on_child_started = orphans.children_started

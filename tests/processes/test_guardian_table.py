@@ -58,3 +58,14 @@ def test_the_table_is_shared_with_a_forked_process(table):
     os.close(write_end)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_process_that_is_gone_is_cleared(table):
+    guardian = Guardian(None, table, None)
+    guardian.watch_process(3001, 1.5)
+    guardian.watch_process(3002, 2.5)
+    guardian.forget_process(3001)
+    guardian.forget_process(3003)  # never entered: nothing to clear
+    assert _read_table(table) == (set(), {3002: 2.5})
+    guardian.watch_group(9)  # takes the slot 3001 left
+    assert os.fstat(table).st_size == 2 * ENTRY.size
