@@ -158,7 +158,7 @@ def _guard(read_fd: int, table_fd: int) -> None:  # pragma: no cover - exercised
         os._exit(0)
 
 
-def _read_table(table_fd: int) -> tuple[set[int], dict[int, float]]:  # pragma: no cover
+def _read_table(table_fd: int) -> tuple[set[int], dict[int, float]]:
     """The groups and single processes in the table, as the sidecar left it."""
     data = b""
     while True:

@@ -354,8 +354,9 @@ def process_links() -> dict[int, tuple[int, int]] | None:
 def own_children() -> set[int] | None:
     """The pids of this process's children, from each thread's /proc/self/task/<tid>/children (Linux 3.5+ with
     CONFIG_PROC_CHILDREN): a few short reads, where process_links reads every process on the machine. None
-    where the kernel has no such file. Like any look at the process table, a child that appears during the
-    read may be missed (the kernel's documentation says so); callers look again later."""
+    where the kernel has no such file. Like any look at the process table it is a snapshot: the kernel's
+    documentation warns that a list read while children come and go can miss one (the orphan watch's later
+    sweeps find it)."""
     if not _HAS_CHILDREN_FILES:
         return None
     children: set[int] = set()

@@ -52,9 +52,9 @@ export function resolveEncoding(encoding: string | undefined, bytesIn = false): 
 
 /**
  * The mode a spawn uses on a host whose raw channel is open or not. Where it is open, every output goes over
- * it as bytes, text too: text is decoded here by one streaming TextDecoder per stream (utf-8 with the same
- * U+FFFD for invalid bytes as the sidecar's own decoding), so neither side escapes it into JSON or parses it
- * back. Where it is not, bytes go as base64 and utf-8 as the sidecar's text. execute() never calls this: its
+ * it as bytes, text too: text is decoded here by a streaming decoder per stream (for utf-8 the channel's own
+ * where it offers one, else TextDecoder; the same U+FFFD for invalid bytes as the sidecar's own decoding), so
+ * neither side escapes it into JSON or parses it back. Where it is not, bytes go as base64 and utf-8 as the sidecar's text. execute() never calls this: its
  * result is JSON.
  */
 export function withRawChannel(mode: OutputMode, rawChannelOpen: boolean): OutputMode {

@@ -13,7 +13,7 @@ export interface CallOptions {
 }
 
 export interface ProcessHost {
-  /** Whether spawns with encoding 'raw' can use the raw channel (open, and accepted by the sidecar). */
+  /** Whether spawns use the raw channel for their output (open, and accepted by the sidecar). */
   readonly rawChannel: boolean;
   /** The raw channel's own utf-8 decoder, if it offers one (RawChannel.createUtf8Decoder), for text it carries. */
   readonly createUtf8Decoder?: () => StreamTextDecoder;
@@ -23,7 +23,7 @@ export interface ProcessHost {
     options?: CallOptions,
   ): Promise<RequestTypes[M]['result']>;
   /**
-   * Sends `spawn` and routes the new pid's notifications (and, with encoding "raw", its frames) to `sink`
+   * Sends `spawn` and routes the new pid's notifications (and, with wire encoding "raw", its frames) to `sink`
    * from the moment the answer is read, so that none is lost; resolves with the pid.
    */
   spawnProcess(params: SpawnParams, sink: ProcessSink): Promise<number>;

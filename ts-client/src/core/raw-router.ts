@@ -1,5 +1,5 @@
 /**
- * Routes the raw channel's frames to the children that spawned with encoding "raw", and keeps the per-pid
+ * Routes the raw channel's frames to the children that spawned with wire encoding "raw", and keeps the per-pid
  * guarantees the JSON path has, although frames and the rest of the protocol travel on two pipes that the
  * host reads in no particular order relative to each other:
  *

@@ -24,9 +24,10 @@ export interface ConnectOptions {
    */
   shutdownTimeoutMs?: number;
   /**
-   * Ask for the raw channel in initialize when the transport offers one (the Node transport does): output of
-   * Commands with encoding 'raw' then travels as binary frames instead of base64. Default true. Without a
-   * channel, or when the sidecar declines, raw output travels as base64, with the same events.
+   * Ask for the raw channel in initialize when the transport offers one (the Node transport does): the output
+   * of spawned Commands then travels as binary frames (text decoded here) instead of JSON notifications.
+   * Default true. Without a channel, or when the sidecar declines, output travels in notifications (utf-8
+   * text, or base64), with the same events.
    */
   rawChannel?: boolean;
   /**
@@ -164,7 +165,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements ProcessHost 
     this.#updateBusy();
   }
 
-  /** Whether Commands with encoding 'raw' spawn over the raw channel (else their bytes come as base64). */
+  /** Whether spawned Commands' output travels on the raw channel (else in notifications: utf-8 text or base64). */
   get rawChannel(): boolean {
     return this.#rawOpen && this.state === 'open';
   }

@@ -27,9 +27,10 @@ export interface TransportEvents {
 
 /**
  * The optional raw channel (PROTOCOL.md, Raw channel): a second byte stream from the sidecar, beside its
- * stdout, on which the output of spawns with encoding "raw" travels as binary frames instead of base64 in
- * JSON. Only a transport that can hand the sidecar an extra descriptor offers one (Node's child_process can);
- * the others leave `Transport.rawChannel` undefined and raw output travels as base64.
+ * stdout, on which the output of spawns travels as binary frames (wire encoding "raw"; the client decodes
+ * text) instead of utf-8 or base64 in JSON. Only a transport that can hand the sidecar an extra descriptor
+ * offers one (Node's child_process can); the others leave `Transport.rawChannel` undefined and output travels
+ * in notifications.
  */
 export interface RawChannel {
   /** The channel's descriptor number in the sidecar (3 or above), sent in initialize. */

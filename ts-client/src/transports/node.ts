@@ -33,8 +33,8 @@ export interface NodeTransportOptions {
   stderr?: 'inherit' | 'ignore' | ((text: string) => void);
   /**
    * Give the sidecar the raw channel: a fourth pipe (descriptor 3 in the sidecar) on which the output of
-   * Commands with encoding 'raw' travels as binary frames instead of base64 in JSON. Default true; false
-   * starts the sidecar with its three standard pipes only, and raw output travels as base64.
+   * spawned Commands travels as binary frames (text decoded here) instead of JSON. Default true; false starts
+   * the sidecar with its three standard pipes only, and output travels in notifications (utf-8 or base64).
    */
   rawChannel?: boolean;
 }
