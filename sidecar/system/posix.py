@@ -316,12 +316,13 @@ def process_group(pid: int) -> int:
     return os.getpgid(pid)
 
 
-def signal_group(pgid: int, signum: int) -> None:
-    """Send `signum` to every process of a group; nothing if the group is empty."""
+def signal_group(pgid: int, signum: int) -> bool:
+    """Send `signum` to every process of a group; whether it had any (nothing is sent to an empty group)."""
     try:
         os.killpg(pgid, signum)
     except ProcessLookupError:
-        pass
+        return False
+    return True
 
 
 def signal_process(pid: int, signum: int) -> None:

@@ -5,11 +5,14 @@ is tested in test_lifecycle.py and test_guardian_window.py)."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 
+import psutil
 import pytest
 
 from sidecar import system
-from sidecar.processes.guardian import ENTRY, Guardian, _read_table
+from sidecar.processes.guardian import ENTRY, Guardian, _kill, _read_table
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -69,3 +72,24 @@ def test_a_process_that_is_gone_is_cleared(table):
     assert _read_table(table) == (set(), {3002: 2.5})
     guardian.watch_group(9)  # takes the slot 3001 left
     assert os.fstat(table).st_size == 2 * ENTRY.size
+
+
+def test_the_guardian_signals_what_is_there_and_says_what_it_reached():
+    # A live process group, a live single process (its start time right), a process whose pid now belongs to
+    # another (start time wrong), and a group and a pid that are gone. Only the first two are signalled (SIGCONT
+    # here, which harms nothing) and reported, so a guardian whose table names only the dead does not wait.
+    group = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    single = subprocess.Popen(["sleep", "30"])
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    try:
+        started = psutil.Process(single.pid).create_time()
+        groups, processes = _kill(
+            {group.pid, gone.pid}, {single.pid: started, os.getpid(): 1.0, gone.pid: 2.0}, signal.SIGCONT
+        )
+        assert (groups, processes) == ({group.pid}, {single.pid: started})
+        assert _kill(set(), {}, signal.SIGCONT) == (set(), {})
+    finally:
+        for child in (group, single):
+            child.kill()
+            child.wait()
