@@ -7,9 +7,9 @@ and shares a table with it: a file that no directory names (system.anonymous_fil
 enters every process group it starts and clears every one that ends, one pwrite each. The guardian sleeps
 on the pipe. The kernel closes the pipe when the sidecar dies, however it dies; at end of file the
 guardian reads the table, signals every group still in it (SIGTERM, then SIGKILL a moment later, if
-SIGTERM reached anything) and exits. Nothing wakes it before that: a message per child through the pipe cost each start a wake-up of a
-second process (2-4% of an `execute`'s time here). The guardian is in a session of its own, so a signal to
-the sidecar's process group or terminal does not take it down first.
+SIGTERM reached anything) and exits. Nothing wakes it before that: a message per child through the pipe
+cost each start a wake-up of a second process (2-4% of an `execute`'s time here). The guardian is in a
+session of its own, so a signal to the sidecar's process group or terminal does not take it down first.
 
 Descendants that left their group (setsid) are entered too, when the sidecar finds them (see
 orphans.OrphanWatch); one that appears and escapes in the instant before a SIGKILL of the sidecar can
