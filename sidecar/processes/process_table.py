@@ -34,9 +34,10 @@ def _links_through_psutil() -> Links:
 
 class Descendants:
     """The sidecar's descendants now, but those in `exclude` (the guardian) and everything below them.
-    `links`: a snapshot of the process table already read (system.process_links), else one is read."""
+    `links`: a snapshot already read (system.process_links, or system.descendant_links: the sidecar's tree
+    alone), else one of the whole process table is read."""
 
-    def __init__(self, exclude: Iterable[int] = (), links: dict[int, tuple[int, int]] | None = None) -> None:
+    def __init__(self, exclude: Iterable[int] = (), links: Links | None = None) -> None:
         if links is None:
             links = system.process_links()
         self._links: Links = dict(links) if links is not None else _links_through_psutil()

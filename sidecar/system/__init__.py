@@ -18,6 +18,7 @@ from .posix import (  # noqa: E402
     TERMINALS,
     anonymous_file,
     become_subreaper,
+    descendant_links,
     fork,
     leave_session,
     line_settings,
@@ -47,7 +48,7 @@ from .posix import (  # noqa: E402
 )
 
 __all__ = [
-    "LINUX", "PIPE_BYTES", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "anonymous_file", "become_subreaper", "fork", "leave_session",
+    "LINUX", "PIPE_BYTES", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "anonymous_file", "become_subreaper", "descendant_links", "fork", "leave_session",
     "line_settings", "nonblocking_stderr", "open_descriptors", "open_for_writing", "open_terminal", "own_children", "pidfd",
     "pin_directory", "pin_file", "PinnedDirectory", "PinnedFile", "pollable", "process_group", "process_links",
     "raise_open_file_limit", "real_directory", "reap", "resize_terminal", "restart_interrupted_calls",
