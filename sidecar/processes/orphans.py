@@ -8,8 +8,9 @@ started.
 
 A descendant that leaves its child's process group (a daemon's setsid) is out of reach of the guardian's
 killpg should the sidecar be SIGKILLed, until the guardian is told of it. So while children run, a quick
-sweep (one cheap read of the process table, Linux) looks for such strays every STRAY_SWEEP_EVERY seconds,
-or less often on a machine with very many processes (the sweep stays under STRAY_SWEEP_SHARE of a CPU).
+sweep (a walk down the sidecar's own tree through the kernel's lists of children on Linux, else one read of
+every process's stat) looks for such strays every STRAY_SWEEP_EVERY seconds, or less often when the tree is
+very large (the sweep stays under STRAY_SWEEP_SHARE of a CPU).
 That is the window that remains: a stray that appears less than that before a SIGKILL of the sidecar can
 survive it.
 
