@@ -189,7 +189,8 @@ class OrphanWatch:
         me = os.getpid()
         alive = set()
         unwatched = False
-        for process in Descendants(self._exclude):
+        table = Descendants(self._exclude)
+        for process in table:
             try:
                 adopted = process.ppid() == me and not self._is_started_child(process.pid)
                 if process.status() == psutil.STATUS_ZOMBIE:
@@ -199,7 +200,8 @@ class OrphanWatch:
                 alive.add(process.pid)
                 if adopted and not self._watch(process.pid):
                     unwatched = True
-                if process.pid not in self._strays and system.process_group(process.pid) not in groups:
+                group = table.group(process.pid)  # the snapshot's where it has one, as the quick sweep's
+                if process.pid not in self._strays and group is not None and group not in groups:
                     self._report(process)
             except (psutil.Error, OSError):
                 continue
