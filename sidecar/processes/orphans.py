@@ -139,16 +139,10 @@ class OrphanWatch:
 
     def _check_adopted(self) -> None:
         """Sweep now if the sidecar has a child it did not start and does not watch yet. A cheap look at the
-        sidecar's own children (Linux: its threads' lists of children, else one read of the process table)
-        instead of the full sweep after every exit: a thousand executes a second would otherwise each pay a
-        share of a full sweep for nothing."""
+        sidecar's own children (system.own_children; None: not Linux, sweep) instead of the full sweep after
+        every exit: a thousand executes a second would otherwise each pay a share of a full sweep for nothing."""
         self._adoption_check = None
         children = system.own_children()
-        if children is None:
-            links = system.process_links()
-            if links is not None:
-                me = os.getpid()
-                children = {pid for pid, (parent, _) in links.items() if parent == me}
         if children is not None and not any(
             pid not in self._watched and pid not in self._exclude and not self._is_started_child(pid) for pid in children
         ):

@@ -385,12 +385,16 @@ def _children_of(pid: int) -> set[int]:
 
 def own_children() -> set[int] | None:
     """The pids of this process's children, from each thread's /proc/self/task/<tid>/children (Linux 3.5+ with
-    CONFIG_PROC_CHILDREN): a few short reads, where process_links reads every process on the machine. None
-    where the kernel has no such file. Like any look at the process table it is a snapshot: the kernel's
-    documentation warns that a list read while children come and go can miss one (the orphan watch's later
-    sweeps find it)."""
+    CONFIG_PROC_CHILDREN): a few short reads; on a kernel without those lists, from process_links, which reads
+    every process on the machine. None elsewhere than Linux. Like any look at the process table it is a
+    snapshot: the kernel's documentation warns that a list read while children come and go can miss one (the
+    orphan watch's later sweeps find it)."""
     if not _HAS_CHILDREN_FILES:
-        return None
+        links = process_links()
+        if links is None:
+            return None
+        me = os.getpid()
+        return {pid for pid, (parent, _) in links.items() if parent == me}
     return _children_of(os.getpid())
 
 

@@ -14,7 +14,7 @@ from sidecar import system
 
 pytestmark = [
     pytest.mark.timeout(30),
-    pytest.mark.skipif(system.own_children() is None, reason="no /proc/<pid>/task/<tid>/children here"),
+    pytest.mark.skipif(system.descendant_links() is None, reason="no /proc/<pid>/task/<tid>/children here"),
 ]
 
 
