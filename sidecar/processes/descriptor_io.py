@@ -14,10 +14,13 @@ import os
 from collections import deque
 from typing import Callable
 
+from .. import system
+
 log = logging.getLogger(__name__)
 
 READ_BYTES = 256 * 1024
-"""At most this much per read, as asyncio's pipe transport reads: the notifications cut it to size."""
+"""At most this much per read where the pipe's capacity is unknown, as asyncio's pipe transport reads: the
+notifications cut it to size."""
 
 
 class Readiness:
@@ -48,7 +51,7 @@ class PipeReader:
         self, fd: int, on_data: Callable[[bytes], None], on_end: Callable[[], None], read_bytes: int = READ_BYTES
     ) -> None:
         self._fd = fd
-        self._read_bytes = read_bytes
+        self._read_size = system.ReadSize(fd, read_bytes)
         self._on_data = on_data
         self._on_end = on_end
         self._readable = Readiness(fd, self._read, writable=False)
@@ -63,12 +66,13 @@ class PipeReader:
 
     def _read(self) -> None:
         try:
-            data = os.read(self._fd, self._read_bytes)
+            data = os.read(self._fd, self._read_size.next)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # not seen on a pipe; ending it beats retrying it on every wake-up
             log.warning("reading a child's pipe failed: %s", exc)
             data = b""
+        self._read_size.got(len(data))
         if data:
             self._on_data(data)
         else:

@@ -32,6 +32,7 @@ from .posix import (  # noqa: E402
     pin_file,
     PinnedDirectory,
     PinnedFile,
+    pipe_capacity,
     pollable,
     process_group,
     process_links,
@@ -46,12 +47,13 @@ from .posix import (  # noqa: E402
     take_terminal,
     widen_pipe,
 )
+from .read_size import ReadSize  # noqa: E402
 
 __all__ = [
     "LINUX", "PIPE_BYTES", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "anonymous_file", "become_subreaper", "descendant_links", "fork", "leave_session",
     "line_settings", "nonblocking_stderr", "open_descriptors", "open_for_writing", "open_terminal", "own_children", "pidfd",
-    "pin_directory", "pin_file", "PinnedDirectory", "PinnedFile", "pollable", "process_group", "process_links",
+    "pin_directory", "pin_file", "PinnedDirectory", "PinnedFile", "pipe_capacity", "pollable", "process_group", "process_links",
     "raise_open_file_limit", "real_directory", "reap", "resize_terminal", "restart_interrupted_calls",
     "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal",
-    "widen_pipe",
+    "widen_pipe", "ReadSize",
 ]

@@ -153,6 +153,17 @@ def widen_pipe(fd: int, size: int) -> None:
         pass
 
 
+def pipe_capacity(fd: int) -> int | None:
+    """How many bytes the pipe `fd` holds (Linux: F_GETPIPE_SZ), which is the most one read of it can return.
+    None for a descriptor that is not a pipe, or where the system does not say."""
+    if not sys.platform.startswith("linux"):  # spelled out for mypy, which checks this module for macOS too
+        return None
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except OSError:
+        return None
+
+
 def pollable(fd: int) -> bool:
     """Whether epoll accepts `fd`: pipes, sockets and terminals do; regular files and /dev/null do not.
     Elsewhere than Linux, True: asyncio decides."""

@@ -1,8 +1,9 @@
 """The sidecar's stdin: the host's requests, read as they come and handed to the line splitter.
 
-A pipe, socket or terminal is read through asyncio. A regular file or /dev/null cannot be polled (epoll
-refuses them, and asyncio finds out only in a later callback, after connect_read_pipe has returned: a
-session on /dev/null would never end), so those are read on a thread instead.
+A pipe, socket or terminal is read when the event loop says it is readable (add_reader), in reads sized by
+system.ReadSize: asyncio's pipe transport asks for 256 KiB every time, which costs a mapping per request
+line. A regular file or /dev/null cannot be polled (epoll refuses them), so those are read on a thread
+instead.
 
 Reading pauses while the pipe to the host is full (stdout_writer throttles it as it throttles children):
 a host that sends requests but does not read the answers gets the pipe's own backpressure, instead of the
@@ -12,29 +13,19 @@ answers piling up in the sidecar's memory.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 from .. import system
 from .framing import LineSplitter
 
+log = logging.getLogger(__name__)
+
 READ_BYTES = 256 * 1024
+"""The most one read asks for where the descriptor's capacity is unknown (a socket, a terminal, a file)."""
 LINES_PER_TURN = 64
 """Requests handed to the dispatcher per turn of the event loop: between two handfuls, their answers are
 written, and a full pipe to the host pauses the reader before the next."""
-
-
-class _StdinProtocol(asyncio.Protocol):
-    def __init__(self, reader: "StdinReader") -> None:
-        self._reader = reader
-
-    def data_received(self, data: bytes) -> None:
-        self._reader.received(data)
-
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._reader.reached_end()
 
 
 class StdinReader:
@@ -47,7 +38,10 @@ class StdinReader:
         self._splitter = splitter
         self._ended = ended
         self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.ReadTransport | None = None
+        self._read_size = system.ReadSize(fd, READ_BYTES)
+        self._polled = False  # read on the event loop, not on a thread
+        self._reading = False  # the event loop watches fd
+        self._at_end = False
         self._pause_reasons: set[str] = set()
         self._backlog = False  # complete lines wait in the splitter
         self._pump_scheduled = False
@@ -61,6 +55,7 @@ class StdinReader:
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        self._stop_polling()
 
     # -- throttled by the pipe to the host (host_pipe.Throttled) ---------------------------------------------
 
@@ -105,28 +100,50 @@ class StdinReader:
             self._resumed.set()
         else:
             self._resumed.clear()
-        transport = self._transport
-        if transport is None or transport.is_closing():
+        if not self._polled or self._at_end or reading == self._reading:
             return
-        if reading and not transport.is_reading():
-            transport.resume_reading()
-        elif not reading and transport.is_reading():
-            transport.pause_reading()
+        self._reading = reading
+        if reading:
+            self._loop.add_reader(self._fd, self._read_ready)
+        else:
+            self._loop.remove_reader(self._fd)
+
+    def _stop_polling(self) -> None:
+        self._at_end = True
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
+
+    def _read_ready(self) -> None:
+        try:
+            data = os.read(self._fd, self._read_size.next)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # a socket reset by the host: as good as its end
+            log.warning("reading stdin failed: %s", exc)
+            data = b""
+        self._read_size.got(len(data))
+        if data:
+            self.received(data)
+        else:
+            self._stop_polling()
+            self.reached_end()
 
     async def _read(self) -> None:
-        pipe = os.fdopen(self._fd, "rb", buffering=0, closefd=False)
         if system.pollable(self._fd):
+            os.set_blocking(self._fd, False)
             try:
-                transport, _ = await self._loop.connect_read_pipe(lambda: _StdinProtocol(self), pipe)
-            except ValueError:
-                pass
+                self._loop.add_reader(self._fd, self._read_ready)
+            except (OSError, ValueError):  # a descriptor this system's poller refuses after all
+                os.set_blocking(self._fd, True)
             else:
-                self._transport = transport
+                self._polled = self._reading = True
                 self._update_reading()
                 return
         while True:
             await self._resumed.wait()
-            data = await self._loop.run_in_executor(None, os.read, self._fd, READ_BYTES)
+            data = await self._loop.run_in_executor(None, os.read, self._fd, self._read_size.next)
+            self._read_size.got(len(data))
             if not data:
                 break
             self.received(data)

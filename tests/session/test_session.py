@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -225,6 +226,32 @@ def test_stdin_that_cannot_be_polled_still_ends_the_session(tmp_path, kind):
         assert is_kind(os.fstat(stdin.fileno()).st_mode), f"the sidecar's stdin must be {kind}"
         run = subprocess.run([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=stdin, capture_output=True, timeout=30)
     assert run.returncode == 0
+
+
+def test_stdin_and_stdout_on_sockets_as_node_gives_them():
+    """Node (libuv) gives a child a socket of its own, not a pipe, for each of stdin and stdout: requests read
+    from one are answered on the other, and the host shutting down its writing side ends the session."""
+    requests, their_stdin = socket.socketpair()
+    answers, their_stdout = socket.socketpair()
+    with requests, answers:
+        with their_stdin, their_stdout:
+            proc = subprocess.Popen([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=their_stdin, stdout=their_stdout)
+        try:
+            request = {"jsonrpc": "2.0", "id": 1, "method": "execute",
+                       # Longer than a small read: the line arrives in several reads.
+                       "params": {"program": "echo", "args": ["socket"], "env": {"PADDING": "x" * (100 * 1024)}}}
+            requests.sendall(json.dumps(request).encode() + b"\n")
+            requests.shutdown(socket.SHUT_WR)
+            received = b""
+            answers.settimeout(30)
+            while chunk := answers.recv(65536):
+                received += chunk
+            assert proc.wait(30) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+    answer = json.loads(received)
+    assert answer.get("result", {}).get("stdout") == "socket\n", answer
 
 
 def test_requests_from_a_regular_file_are_answered(tmp_path):

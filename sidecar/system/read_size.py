@@ -1,0 +1,28 @@
+"""How much to ask for in each read of a pipe: little while lines trickle in, the most while a flood comes.
+
+A read allocates the bytes object it asks for before the kernel fills it. With glibc, a request above 128 KiB
+(its mmap threshold) is a mapping of its own: mmap, a page fault, mremap down to what arrived, munmap when it
+is freed. That is ~9 us per read here, which a read of one short line pays in full, twice per round trip
+(the host's request, the child's answer). So a read asks for SMALL_READ, and for its most only after a read
+filled SMALL_READ: a flood still comes in the largest pieces, a line costs no mapping. A pipe never holds more
+than its capacity, so where the system tells it, that is the most worth asking for.
+"""
+
+from __future__ import annotations
+
+from .posix import pipe_capacity
+
+SMALL_READ = 64 * 1024
+"""Below glibc's mmap threshold with the bytes object's header, and what a default pipe holds."""
+
+
+class ReadSize:
+    """The size of the next read of one descriptor (`next`), told what each read returned (`got`)."""
+
+    def __init__(self, fd: int, most: int) -> None:
+        self.most = pipe_capacity(fd) or most
+        self._small = min(SMALL_READ, self.most)
+        self.next = self._small
+
+    def got(self, length: int) -> None:
+        self.next = self.most if length >= self.next else self._small
