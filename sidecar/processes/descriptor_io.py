@@ -18,11 +18,6 @@ from .. import system
 
 log = logging.getLogger(__name__)
 
-READ_BYTES = 256 * 1024
-"""At most this much per read where the pipe's capacity is unknown, as asyncio's pipe transport reads: the
-notifications cut it to size."""
-
-
 class Readiness:
     """Whether the event loop calls `callback` when `fd` is readable (or writable), switched on and off."""
 
@@ -48,10 +43,11 @@ class PipeReader:
     pipe and calls on_end. One read per wake-up: a child that writes without pause cannot hold the loop."""
 
     def __init__(
-        self, fd: int, on_data: Callable[[bytes], None], on_end: Callable[[], None], read_bytes: int = READ_BYTES
+        self, fd: int, on_data: Callable[[bytes], None], on_end: Callable[[], None], capacity: int = system.PIPE_BYTES
     ) -> None:
+        """capacity: what the pipe holds, the most one read can return (system.widen_pipe says it)."""
         self._fd = fd
-        self._read_size = system.ReadSize(fd, read_bytes)
+        self._read_size = system.ReadSize(capacity)
         self._on_data = on_data
         self._on_end = on_end
         self._readable = Readiness(fd, self._read, writable=False)

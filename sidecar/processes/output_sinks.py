@@ -41,7 +41,7 @@ class StreamedOutput:
     """One output stream of a spawned child, sent as `stdout`/`stderr` notifications.
 
     Each read of the child's pipe becomes a notification at once, in pieces of at most `chunk_bytes`. A pipe
-    is read once per turn of the event loop (descriptor_io, up to 256 KiB), taking everything the child wrote since
+    is read once per turn of the event loop (descriptor_io, up to what the pipe holds), taking everything the child wrote since
     the last read, so under load the pipe itself coalesces many small writes into large notifications, and
     an idle child's output goes out without waiting for anything (deferring it to a later turn would only
     add latency: the deferred flush runs before the pipe is read again, so there is never more to merge).

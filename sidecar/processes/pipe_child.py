@@ -18,7 +18,7 @@ from typing import Callable
 from .. import system
 from ..wire.errors import SidecarError, stdin_unavailable
 from .child import Child, OutputSink
-from .descriptor_io import READ_BYTES, PipeReader, QueuedWriter
+from .descriptor_io import PipeReader, QueuedWriter
 from .exit_watch import watch_exit
 from .launch import LaunchSpec
 
@@ -54,14 +54,15 @@ class PipeChild(Child):
                 stdin, stdin_fd = os.pipe()
                 theirs.append(stdin)
                 ours.append(stdin_fd)
-            outputs: list[tuple[int, int]] = []  # stdout's and stderr's (our end, the child's)
+            outputs: list[tuple[int, int, int]] = []  # stdout's and stderr's (our end, the child's, capacity)
             for _ in range(2):
                 read_end, write_end = os.pipe()
                 ours.append(read_end)
                 theirs.append(write_end)
-                outputs.append((read_end, write_end))
-                if self._piece_bytes > system.PIPE_BYTES:
-                    system.widen_pipe(read_end, self._piece_bytes)
+                capacity = system.PIPE_BYTES
+                if self._piece_bytes > capacity:
+                    capacity = system.widen_pipe(read_end, self._piece_bytes)
+                outputs.append((read_end, write_end, capacity))
             self._popen = subprocess.Popen(
                 [spec.program, *spec.args],
                 executable=executable,
@@ -87,8 +88,8 @@ class PipeChild(Child):
             self._stdin_fd = ours[0]
             self._stdin = QueuedWriter(self._stdin_fd, self._stdin_failed)
         self._readers = [
-            PipeReader(read_end, sink.feed, self._output_ended(sink), max(READ_BYTES, self._piece_bytes))
-            for (read_end, _), sink in zip(outputs, self._sinks)
+            PipeReader(read_end, sink.feed, self._output_ended(sink), capacity)
+            for (read_end, _, capacity), sink in zip(outputs, self._sinks)
         ]
         self.pid = self._popen.pid
         self._announce_started()

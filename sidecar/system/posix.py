@@ -141,16 +141,17 @@ PIPE_BYTES = 64 * 1024
 """What a new pipe holds: 64 KiB on Linux, and at most that where pipes grow as they fill (macOS, the BSDs)."""
 
 
-def widen_pipe(fd: int, size: int) -> None:
+def widen_pipe(fd: int, size: int) -> int:
     """Let the pipe hold `size` bytes (Linux: F_SETPIPE_SZ), so that a reader that wants large pieces gets them
-    in one read. Where that is refused (beyond /proc/sys/fs/pipe-max-size or the user's pipe pages, for an
-    unprivileged process) or not offered, the pipe keeps its size: it only means smaller pieces."""
+    in one read; what it holds now. Where that is refused (beyond /proc/sys/fs/pipe-max-size or the user's
+    pipe pages, for an unprivileged process) or not offered, the pipe keeps its size (PIPE_BYTES for a new
+    one): it only means smaller pieces."""
     if not sys.platform.startswith("linux"):  # spelled out for mypy, which checks this module for macOS too
-        return
+        return PIPE_BYTES
     try:
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+        return fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
     except OSError:
-        pass
+        return pipe_capacity(fd) or PIPE_BYTES
 
 
 def pipe_capacity(fd: int) -> int | None:

@@ -5,7 +5,8 @@ A read allocates the bytes object it asks for before the kernel fills it. With g
 is freed. That is ~9 us per read here, which a read of one short line pays in full, twice per round trip
 (the host's request, the child's answer). So a read asks for SMALL_READ, and for its most only after a read
 filled SMALL_READ: a flood still comes in the largest pieces, a line costs no mapping. A pipe never holds more
-than its capacity, so where the system tells it, that is the most worth asking for.
+than its capacity, so that is the most worth asking for: known for the pipes the sidecar makes, asked of
+the system for the one it is given (stdin).
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ SMALL_READ = 64 * 1024
 class ReadSize:
     """The size of the next read of one descriptor (`next`), told what each read returned (`got`)."""
 
-    def __init__(self, fd: int, most: int) -> None:
-        self.most = pipe_capacity(fd) or most
-        self._small = min(SMALL_READ, self.most)
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._small = min(SMALL_READ, most)
         self.next = self._small
+
+    @classmethod
+    def of(cls, fd: int, most: int) -> "ReadSize":
+        """For a descriptor made elsewhere: up to its capacity if it is a pipe the system measures, else `most`."""
+        return cls(pipe_capacity(fd) or most)
 
     def got(self, length: int) -> None:
         self.next = self.most if length >= self.next else self._small

@@ -38,7 +38,7 @@ class StdinReader:
         self._splitter = splitter
         self._ended = ended
         self._loop = asyncio.get_running_loop()
-        self._read_size = system.ReadSize(fd, READ_BYTES)
+        self._read_size = system.ReadSize.of(fd, READ_BYTES)
         self._polled = False  # read on the event loop, not on a thread
         self._reading = False  # the event loop watches fd
         self._at_end = False

@@ -1,5 +1,5 @@
-"""system.pipe_capacity and system.ReadSize: reads of a pipe ask for little until a read comes back full, and
-never for more than the pipe can hold where the system says how much that is."""
+"""system.pipe_capacity, system.widen_pipe and system.ReadSize: reads of a pipe ask for little until a read
+comes back full, and never for more than the pipe can hold where the system says how much that is."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def pipe():
 def test_a_pipe_says_what_it_holds_and_other_descriptors_do_not(pipe, tmp_path):
     read_end, write_end = pipe
     assert system.pipe_capacity(read_end) == system.PIPE_BYTES
-    system.widen_pipe(write_end, 256 * 1024)
+    assert system.widen_pipe(write_end, 256 * 1024) == 256 * 1024
     assert system.pipe_capacity(read_end) == 256 * 1024
     left, right = socket.socketpair()
     with left, right, open(tmp_path / "file", "wb") as file:
@@ -40,7 +40,7 @@ def test_a_pipe_says_what_it_holds_and_other_descriptors_do_not(pipe, tmp_path):
 def test_reads_ask_for_the_pipes_capacity_only_after_a_full_read(pipe):
     read_end, write_end = pipe
     system.widen_pipe(write_end, 1024 * 1024)
-    size = system.ReadSize(read_end, 256 * 1024)
+    size = system.ReadSize.of(read_end, 256 * 1024)
     assert (size.next, size.most) == (SMALL_READ, 1024 * 1024)
     os.write(write_end, b"x" * (SMALL_READ + 1))
     size.got(len(os.read(read_end, size.next)))
@@ -52,7 +52,7 @@ def test_reads_ask_for_the_pipes_capacity_only_after_a_full_read(pipe):
 def test_a_descriptor_of_unknown_capacity_reads_up_to_the_most_given():
     left, right = socket.socketpair()
     with left, right:
-        size = system.ReadSize(left.fileno(), 256 * 1024)
+        size = system.ReadSize.of(left.fileno(), 256 * 1024)
         assert size.next == SMALL_READ
         size.got(SMALL_READ)
         assert size.next == 256 * 1024
@@ -68,5 +68,5 @@ def test_a_pipe_smaller_than_a_small_read_is_read_whole(pipe):
     system.widen_pipe(write_end, 4096)
     if system.pipe_capacity(read_end) != 4096:
         pytest.skip("this kernel would not shrink the pipe")
-    size = system.ReadSize(read_end, 256 * 1024)
+    size = system.ReadSize.of(read_end, 256 * 1024)
     assert (size.next, size.most) == (4096, 4096)
