@@ -407,29 +407,48 @@ async function executeRate({ sidecar, pid }: Shared, config: Config, concurrency
   });
 }
 
+/** A child echoing through its pipes: `once()` writes `line` and resolves with the round trip in us. */
+function pipedEcho(command: string, args: string[], line: string) {
+  const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  proc.stdout!.setEncoding('utf8');
+  let received: ((text: string) => void) | undefined;
+  proc.stdout!.on('data', (text: string) => received?.(text));
+  const once = async () => {
+    const t0 = nowMs();
+    const echoed = new Promise<string>((resolve) => (received = resolve));
+    proc.stdin!.write(line);
+    const text = await echoed;
+    const us = (nowMs() - t0) * 1000;
+    if (text !== line) throw new Error(`${command} echoed ${JSON.stringify(text)}`);
+    return us;
+  };
+  const end = async () => {
+    proc.stdin!.end();
+    await closed(proc, command);
+  };
+  return { once, end };
+}
+
+async function warmUp(once: () => Promise<number>, config: Config): Promise<void> {
+  for (let i = 0; i < Math.min(100, config.echoCount); i++) await once();
+}
+
+async function roundTrips(once: () => Promise<number>, config: Config): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < config.echoCount; i++) samples.push(await once());
+  return samples;
+}
+
 async function echoLatency({ sidecar, pid }: Shared, config: Config): Promise<Figure> {
   const line = 'ping\n';
   const all = { direct: [] as number[], sidecar: [] as number[] };
   const cpu = new CpuLog('CPU us per round trip', config.echoCount / 1000);
   const direct = async () => {
-    const proc = spawn('cat', [], { stdio: ['pipe', 'pipe', 'inherit'] });
-    proc.stdout!.setEncoding('utf8');
-    let received: ((text: string) => void) | undefined;
-    proc.stdout!.on('data', (text: string) => received?.(text));
-    const once = async () => {
-      const t0 = nowMs();
-      const echoed = new Promise<string>((resolve) => (received = resolve));
-      proc.stdin!.write(line);
-      const text = await echoed;
-      const us = (nowMs() - t0) * 1000;
-      if (text !== line) throw new Error(`direct cat echoed ${JSON.stringify(text)}`);
-      return us;
-    };
-    await warmUp(once);
-    const { value: samples, hostCpuMs } = await withCpu(undefined, () => roundTrips(once));
+    const echo = pipedEcho('cat', [], line);
+    await warmUp(echo.once, config);
+    const { value: samples, hostCpuMs } = await withCpu(undefined, () => roundTrips(echo.once, config));
     cpu.directHost.push(hostCpuMs);
-    proc.stdin!.end();
-    await closed(proc, 'cat');
+    await echo.end();
     all.direct.push(...samples);
     return median(samples);
   };
@@ -448,22 +467,14 @@ async function echoLatency({ sidecar, pid }: Shared, config: Config): Promise<Fi
       if (text !== line) throw new Error(`sidecar cat echoed ${JSON.stringify(text)}`);
       return us;
     };
-    await warmUp(once);
-    const { value: samples, sidecarCpuMs, hostCpuMs } = await withCpu(pid, () => roundTrips(once));
+    await warmUp(once, config);
+    const { value: samples, sidecarCpuMs, hostCpuMs } = await withCpu(pid, () => roundTrips(once, config));
     cpu.sidecar.push(sidecarCpuMs);
     cpu.sidecarHost.push(hostCpuMs);
     await child.closeStdin();
     await child.wait();
     all.sidecar.push(...samples);
     return median(samples);
-  };
-  const warmUp = async (once: () => Promise<number>) => {
-    for (let i = 0; i < Math.min(100, config.echoCount); i++) await once();
-  };
-  const roundTrips = async (once: () => Promise<number>) => {
-    const samples: number[] = [];
-    for (let i = 0; i < config.echoCount; i++) samples.push(await once());
-    return samples;
   };
   const values = await alternate(config.echoRounds, direct, viaSidecar);
   const spread = (xs: number[]) => ({ p50: round(percentile(xs, 50)), p90: round(percentile(xs, 90)), p99: round(percentile(xs, 99)) });
@@ -480,6 +491,93 @@ async function echoLatency({ sidecar, pid }: Shared, config: Config): Promise<Fi
   });
   figure.details!.addedP50Us = round(addedMedian(figure));
   return figure;
+}
+
+const floorScript = (name: string) => path.join(here, 'floors', name);
+
+/**
+ * The floor of the echo on this machine: the same round trips with a relay that only copies bytes between Node
+ * and cat (bench/floors/relay.py: poll and os.read/os.write in Python, no event loop library, no JSON), against
+ * cat directly. Reported, not judged: what the two more process hops of any relay cost here, the sidecar's
+ * among them.
+ */
+async function echoFloor(config: Config): Promise<Figure> {
+  const line = 'ping\n';
+  const run = (command: string, args: string[]) => async () => {
+    const echo = pipedEcho(command, args, line);
+    await warmUp(echo.once, config);
+    const samples = await roundTrips(echo.once, config);
+    await echo.end();
+    return median(samples);
+  };
+  const values = await alternate(config.echoRounds, run('cat', []), run(python, [floorScript('relay.py'), 'cat']));
+  const figure = judge({
+    id: 'echo-floor',
+    title: 'echo latency floor: a relay that only copies bytes',
+    work: `${config.echoCount} round trips of a short line through cat, with a Python relay between Node and cat that only copies bytes (sidecar side) and without (direct side); per-round p50`,
+    unit: 'us',
+    better: 'lower',
+    ...values,
+    target: { kind: 'report' },
+    targetText: 'reported',
+  });
+  figure.details = { addedP50Us: round(addedMedian(figure)) };
+  return figure;
+}
+
+/** Milliseconds from spawning `args` to the first line it writes in answer to an initialize request. */
+async function firstAnswerMs(args: string[]): Promise<number> {
+  const t0 = nowMs();
+  const proc = spawn(python, args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+  const answered = new Promise<void>((resolve, reject) => {
+    let text = '';
+    proc.stdout!.setEncoding('utf8');
+    proc.stdout!.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.includes('\n')) resolve();
+    });
+    proc.on('close', () => reject(new Error(`${args.join(' ')} exited without answering`)));
+  });
+  proc.stdin!.write('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}\n');
+  await answered;
+  const ms = nowMs() - t0;
+  proc.stdin!.end();
+  await closed(proc, args.join(' '));
+  return ms;
+}
+
+/**
+ * The floor of the start-up on this machine, without a client: Python importing only what the sidecar cannot
+ * do without (orjson, jsonrpcserver's asyncio dispatch, asyncio), answering one request inside asyncio.run
+ * (bench/floors/first_answer.py), against `python -m sidecar` (its bytecode compiled). In the details, the same
+ * Python alone, and with the libraries but jsonrpcserver's synchronous dispatch (no asyncio). Reported, not
+ * judged: how much of the start-up target the sidecar's fixed dependencies leave to its own code.
+ */
+async function startupFloor(config: Config): Promise<Figure> {
+  compileBytecode();
+  const bare: number[] = [];
+  const sync: number[] = [];
+  const floor = async () => {
+    bare.push(await firstAnswerMs([floorScript('first_answer.py'), 'bare']));
+    sync.push(await firstAnswerMs([floorScript('first_answer.py'), 'sync']));
+    return firstAnswerMs([floorScript('first_answer.py'), 'asyncio']);
+  };
+  const values = await alternate(config.startupRuns, floor, () => firstAnswerMs(['-m', 'sidecar', ...SIDECAR_ARGS]));
+  return judge({
+    id: 'startup-floor',
+    title: 'startup floor: Python importing only the fixed dependencies',
+    work: "from spawn to the first answer, without a client: python -m sidecar (sidecar side) against Python importing orjson and jsonrpcserver's asyncio dispatch and answering one line in asyncio.run (direct side)",
+    unit: 'ms',
+    better: 'lower',
+    ...values,
+    target: { kind: 'report' },
+    targetText: 'reported',
+    details: {
+      pythonAloneMs: round(median(bare)),
+      withoutAsyncioMs: round(median(sync)),
+      note: "pythonAloneMs: the same Python reading and answering the line with nothing imported; withoutAsyncioMs: importing orjson and jsonrpcserver's synchronous dispatch (no asyncio)",
+    },
+  });
 }
 
 /**
@@ -800,11 +898,13 @@ async function main(): Promise<void> {
       add(await executeRate(shared, config, config.execConcurrency));
     }
     if (wanted('echo-latency')) add(await echoLatency(shared, config));
+    if (wanted('echo-floor')) add(await echoFloor(config));
     if (wanted('scale')) add(await scale(shared, config));
   } finally {
     await sidecar.dispose();
   }
   if (wanted('startup')) add(await startup(config));
+  if (wanted('startup-floor')) add(await startupFloor(config));
   if (wanted('startup-onedir')) {
     const binary = cli.onedir ?? (cli.mode === 'smoke' ? undefined : buildOnedir());
     if (binary) add(await startupOnedir(config, binary));

@@ -54,6 +54,24 @@ function row(f: Figure): string[] {
         f.targetText,
         verdict(f.verdict),
       ];
+    case 'echo-floor':
+      return [
+        'echo floor: a relay that only copies bytes (Python, poll) between Node and `cat`, p50',
+        `${num(f.directMedian)} us`,
+        `${num(f.sidecarMedian)} us`,
+        `+${num(d.addedP50Us)} us`,
+        f.targetText,
+        verdict(f.verdict),
+      ];
+    case 'startup-floor':
+      return [
+        "startup floor, spawn to first answer without a client: Python importing only orjson, jsonrpcserver's dispatch and asyncio",
+        `${num(f.directMedian)} ms (without asyncio ${num(d.withoutAsyncioMs)} ms; Python alone ${num(d.pythonAloneMs)} ms)`,
+        `${num(f.sidecarMedian)} ms (\`python -m sidecar\`)`,
+        `${num(f.ratio, 2)}x`,
+        f.targetText,
+        verdict(f.verdict),
+      ];
     case 'startup':
       return [
         'startup, launch to first answer',
@@ -113,7 +131,9 @@ const order = [
   'execute-rate-sequential',
   'execute-rate-16-in-flight',
   'echo-latency',
+  'echo-floor',
   'startup',
+  'startup-floor',
   'startup-onedir',
   'memory-idle',
   'memory-flood-stall',

@@ -21,8 +21,10 @@ const FIGURES = [
   'execute-rate-sequential',
   'execute-rate-2-in-flight',
   'echo-latency',
+  'echo-floor',
   'scale',
   'startup',
+  'startup-floor',
   'memory-idle',
   'memory-flood-stall',
 ];
