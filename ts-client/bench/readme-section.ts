@@ -153,6 +153,8 @@ const utf8Cpu = cpu('utf8-throughput');
 const rawCpu = cpu('raw-throughput');
 const channelCpu = cpu('raw-channel-throughput');
 const echoCpu = cpu('echo-latency');
+const echoFloor = byId.get('echo-floor');
+const startupFloor = byId.get('startup-floor');
 
 console.log(`## Performance
 
@@ -196,13 +198,24 @@ Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
   whose bytes fit in the child's pipe is answered without a task of its own (the handler runs to its end when its
   line is read), but the line still crosses four processes instead of two, each a wake-up on a shared CPU. On
   this VM the direct baseline itself flips between about ${num(Math.min(...echoDirect))} and ${num(Math.max(...echoDirect))} us (a CPU wake-up effect), and the
-  added latency per round ranged from ${num(Math.min(...echoAdded))} to ${num(Math.max(...echoAdded))} us.` : ''}
+  added latency per round ranged from ${num(Math.min(...echoAdded))} to ${num(Math.max(...echoAdded))} us.${echoFloor ? ` The floor row (a relay in Python that only
+  copies bytes, with poll: no JSON, no event loop library) adds ${num(echoFloor.details?.addedP50Us)} us: the two more hops themselves. The rest is
+  the sidecar's work per request on the way to the child (reading the line, parsing it, dispatching it through
+  jsonrpcserver, checking its params: about 37 us from its read to the child's pipe in a copy with timers), the
+  answer to each \`write\` (about 20 us more, written after the bytes reach the child) and two turns of asyncio's
+  loop. Reads ask for 64 KiB until one comes back full: glibc maps each larger request on its own, which cost
+  a mapping per line before.` : ''}` : ''}
 - \`execute\` beats \`execFile\` because Node \`fork()\`s its whole address space for every child, while the sidecar's
   CPython uses \`vfork()\`; the round trip to the sidecar costs less than that difference. Sequentially, each run
   also waits for the child's own start and exit, which alone take about a millisecond on this VM.
 - startup: Python itself starts in the first column's time; the rest is imports (asyncio alone is most of it)
   and the first request. What only \`stats\`, process trees, a scope, \`--help\` or TLS need is not imported
-  before the first answer (psutil, pathlib, ctypes, ssl: asyncio does without it).${byId.has('startup-onedir') ? `
+  before the first answer (psutil, pathlib, ctypes, ssl: asyncio does without it).${startupFloor ? ` The floor row: Python importing
+  only what the sidecar cannot do without (orjson, jsonrpcserver's dispatch, asyncio) answers its first line
+  in ${num(startupFloor.directMedian)} ms (${num(startupFloor.details?.withoutAsyncioMs)} ms with jsonrpcserver's synchronous dispatch and no asyncio; Python alone ${num(startupFloor.details?.pythonAloneMs)} ms), so
+  the 50 ms target is out of reach before any of the sidecar's own code runs; \`python -m sidecar\` takes
+  ${num(startupFloor.sidecarMedian)} ms the same way (orjson alone imports uuid, platform, datetime and dataclasses; jsonrpcserver's
+  dispatch imports oslash and typing_extensions).` : ''}${byId.has('startup-onedir') ? `
 - onedir start: its Python modules are \`.pyc\` files that Python's own path finder loads (in PyInstaller's archive,
   its importer decompressed each module in Python code). It still runs PyInstaller's runtime hook for \`inspect\`,
   which imports \`zipfile\` (and with it \`pathlib\` and \`shutil\`) before the sidecar's first line:
