@@ -407,6 +407,31 @@ async function executeRate({ sidecar, pid }: Shared, config: Config, concurrency
   });
 }
 
+/**
+ * The ceiling of the sequential execute rate on this machine: Python starting `true` and waiting for it, one after
+ * another, with nothing around it (bench/floors/spawn_rate.py: no request, no pipes, no answer, timed inside
+ * that process), against execFile. Reported, not judged: the most any Python sidecar could reach here, before
+ * it reads a request or answers one.
+ */
+async function executeCeiling(config: Config): Promise<Figure> {
+  const direct = () => rate(config.execCount, 1, () => execFileAsync('true'));
+  const bare = async () => {
+    const { stdout } = await execFileAsync(python, [floorScript('spawn_rate.py'), String(config.execCount)]);
+    return config.execCount / Number(stdout);
+  };
+  const values = await alternate(config.execRounds, direct, bare);
+  return judge({
+    id: 'execute-ceiling',
+    title: 'execute ceiling: Python spawning and waiting, nothing else',
+    work: `true started and waited for ${config.execCount} times in a row by Python (os.posix_spawn, waitpid; sidecar side) against execFile (direct side)`,
+    unit: 'runs/s',
+    better: 'higher',
+    ...values,
+    target: { kind: 'report' },
+    targetText: 'reported',
+  });
+}
+
 /** A child echoing through its pipes: `once()` writes `line` and resolves with the round trip in us. */
 function pipedEcho(command: string, args: string[], line: string) {
   const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -897,6 +922,7 @@ async function main(): Promise<void> {
       add(await executeRate(shared, config, 1));
       add(await executeRate(shared, config, config.execConcurrency));
     }
+    if (wanted('execute-ceiling')) add(await executeCeiling(config));
     if (wanted('echo-latency')) add(await echoLatency(shared, config));
     if (wanted('echo-floor')) add(await echoFloor(config));
     if (wanted('scale')) add(await scale(shared, config));

@@ -42,6 +42,8 @@ function row(f: Figure): string[] {
     case 'utf8-floor':
     case 'raw-floor':
       return [f.title, `${num(f.directMedian)} MiB/s`, `${num(f.sidecarMedian)} MiB/s`, `${num(f.ratio, 2)}x`, f.targetText, verdict(f.verdict)];
+    case 'execute-ceiling':
+      return [f.title, `${num(f.directMedian)}/s (execFile)`, `${num(f.sidecarMedian)}/s`, `${num(f.ratio, 2)}x`, f.targetText, verdict(f.verdict)];
     case 'execute-rate-sequential':
     case 'execute-rate-16-in-flight':
       return [`${f.title} (\`true\`)`, `${num(f.directMedian)}/s (execFile)`, `${num(f.sidecarMedian)}/s`, `${num(f.ratio, 2)}x`, f.targetText, verdict(f.verdict)];
@@ -130,6 +132,7 @@ const order = [
   'raw-throughput',
   'execute-rate-sequential',
   'execute-rate-16-in-flight',
+  'execute-ceiling',
   'echo-latency',
   'echo-floor',
   'startup',
@@ -154,6 +157,7 @@ const rawCpu = cpu('raw-throughput');
 const channelCpu = cpu('raw-channel-throughput');
 const echoCpu = cpu('echo-latency');
 const echoFloor = byId.get('echo-floor');
+const executeCeiling = byId.get('execute-ceiling');
 const startupFloor = byId.get('startup-floor');
 
 console.log(`## Performance
@@ -207,7 +211,11 @@ Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
   a mapping per line before.` : ''}` : ''}
 - \`execute\` beats \`execFile\` because Node \`fork()\`s its whole address space for every child, while the sidecar's
   CPython uses \`vfork()\`; the round trip to the sidecar costs less than that difference. Sequentially, each run
-  also waits for the child's own start and exit, which alone take about a millisecond on this VM.
+  also waits for the child's own start and exit, which alone take about a millisecond on this VM.${executeCeiling ? ` The ceiling
+  row: Python doing nothing but start \`true\` and wait for it reaches ${num(executeCeiling.ratio, 2)}x \`execFile\`. Around each start the
+  sidecar reads and dispatches the request, makes the pipes and watches them and the exit, and answers: in a
+  copy with timers, about 80 us before \`Popen\`, 75 us after it, and 100 us from the exit to the answer written
+  (\`Popen\` itself about 350 us, the child's own life about 720 us), with the client's work on top.` : ''}
 - startup: Python itself starts in the first column's time; the rest is imports (asyncio alone is most of it)
   and the first request. What only \`stats\`, process trees, a scope, \`--help\` or TLS need is not imported
   before the first answer (psutil, pathlib, ctypes, ssl: asyncio does without it).${startupFloor ? ` The floor row: Python importing

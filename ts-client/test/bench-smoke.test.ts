@@ -20,6 +20,7 @@ const FIGURES = [
   'raw-floor',
   'execute-rate-sequential',
   'execute-rate-2-in-flight',
+  'execute-ceiling',
   'echo-latency',
   'echo-floor',
   'scale',
