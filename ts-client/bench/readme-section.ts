@@ -203,7 +203,7 @@ Where the time goes (CPU per unit of work, same run):${utf8Cpu ? `
   line is read), but the line still crosses four processes instead of two, each a wake-up on a shared CPU. On
   this VM the direct baseline itself flips between about ${num(Math.min(...echoDirect))} and ${num(Math.max(...echoDirect))} us (a CPU wake-up effect), and the
   added latency per round ranged from ${num(Math.min(...echoAdded))} to ${num(Math.max(...echoAdded))} us.${echoFloor ? ` The floor row (a relay in Python that only
-  copies bytes, with poll: no JSON, no event loop library) adds ${num(echoFloor.details?.addedP50Us)} us: the two more hops themselves. The rest is
+  copies bytes, with poll: no JSON, no event loop library) adds ${num(echoFloor.details?.addedP50Us)} us in this run: the two more hops themselves. The rest is
   the sidecar's work per request on the way to the child (reading the line, parsing it, dispatching it through
   jsonrpcserver, checking its params: about 37 us from its read to the child's pipe in a copy with timers), the
   answer to each \`write\` (about 20 us more, written after the bytes reach the child) and two turns of asyncio's
