@@ -18,6 +18,7 @@ from .. import system
 
 log = logging.getLogger(__name__)
 
+
 class Readiness:
     """Whether the event loop calls `callback` when `fd` is readable (or writable), switched on and off."""
 
