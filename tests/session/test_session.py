@@ -254,6 +254,26 @@ def test_stdin_and_stdout_on_sockets_as_node_gives_them():
     assert answer.get("result", {}).get("stdout") == "socket\n", answer
 
 
+def test_stdin_on_a_terminal_is_read_and_its_end_of_file_ends_the_session():
+    """Run by hand in a terminal: the lines typed are requests, and ^D (end of file on a terminal) ends it."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "sidecar"], cwd=REPO, stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        os.close(slave)
+        try:
+            request = {"jsonrpc": "2.0", "id": 1, "method": "execute", "params": {"program": "echo", "args": ["typed"]}}
+            os.write(master, json.dumps(request).encode() + b"\n")
+            assert json.loads(proc.stdout.readline())["result"]["stdout"] == "typed\n"
+            os.write(master, b"\x04")
+            assert proc.wait(15) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+    finally:
+        os.close(master)
+
+
 def test_requests_from_a_regular_file_are_answered(tmp_path):
     requests = tmp_path / "requests.jsonl"
     requests.write_text('{"jsonrpc":"2.0","id":1,"method":"execute","params":{"program":"echo","args":["filed"]}}\n')
