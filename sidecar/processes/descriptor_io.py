@@ -48,7 +48,7 @@ class PipeReader:
     ) -> None:
         """capacity: what the pipe holds, the most one read can return (system.widen_pipe says it)."""
         self._fd = fd
-        self._read_size = system.ReadSize(capacity)
+        self._reads = system.SizedReads(capacity)
         self._on_data = on_data
         self._on_end = on_end
         self._readable = Readiness(fd, self._read, writable=False)
@@ -62,18 +62,17 @@ class PipeReader:
             self._readable.set(reading)
 
     def _read(self) -> None:
-        try:
-            data = os.read(self._fd, self._read_size.next)
-        except (BlockingIOError, InterruptedError):
+        data = self._reads.read(self._fd, self._failed)
+        if data is None:
             return
-        except OSError as exc:  # not seen on a pipe; ending it beats retrying it on every wake-up
-            log.warning("reading a child's pipe failed: %s", exc)
-            data = b""
-        self._read_size.got(len(data))
         if data:
             self._on_data(data)
         else:
             self.end()
+
+    @staticmethod
+    def _failed(exc: OSError) -> None:  # not seen on a pipe
+        log.warning("reading a child's pipe failed: %s", exc)
 
     def end(self) -> None:
         """Stop at once (end of file, or the session giving up on a pipe a descendant holds). Harmless twice."""

@@ -47,7 +47,7 @@ from .posix import (  # noqa: E402
     take_terminal,
     widen_pipe,
 )
-from .read_size import ReadSize  # noqa: E402
+from .read_size import SizedReads  # noqa: E402
 
 __all__ = [
     "LINUX", "PIPE_BYTES", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "anonymous_file", "become_subreaper", "descendant_links", "fork", "leave_session",
@@ -55,5 +55,5 @@ __all__ = [
     "pin_directory", "pin_file", "PinnedDirectory", "PinnedFile", "pipe_capacity", "pollable", "process_group", "process_links",
     "raise_open_file_limit", "real_directory", "reap", "resize_terminal", "restart_interrupted_calls",
     "signal_group", "signal_process", "signal_when_parent_dies", "take_terminal",
-    "widen_pipe", "ReadSize",
+    "widen_pipe", "SizedReads",
 ]

@@ -11,14 +11,17 @@ the system for the one it is given (stdin).
 
 from __future__ import annotations
 
+import os
+from typing import Callable
+
 from .posix import pipe_capacity
 
 SMALL_READ = 64 * 1024
 """Below glibc's mmap threshold with the bytes object's header, and what a default pipe holds."""
 
 
-class ReadSize:
-    """The size of the next read of one descriptor (`next`), told what each read returned (`got`)."""
+class SizedReads:
+    """The reads of one non-blocking descriptor, each sized (`next`) by what the one before returned."""
 
     def __init__(self, most: int) -> None:
         self.most = most
@@ -26,9 +29,22 @@ class ReadSize:
         self.next = self._small
 
     @classmethod
-    def of(cls, fd: int, most: int) -> "ReadSize":
+    def of(cls, fd: int, most: int) -> "SizedReads":
         """For a descriptor made elsewhere: up to its capacity if it is a pipe the system measures, else `most`."""
         return cls(pipe_capacity(fd) or most)
 
     def got(self, length: int) -> None:
         self.next = self.most if length >= self.next else self._small
+
+    def read(self, fd: int, failed: Callable[[OSError], None]) -> bytes | None:
+        """One read of `fd`: None if there is nothing yet, b"" at its end. A failure is handed to `failed` and
+        read as the end: ending a descriptor beats retrying it on every wake-up."""
+        try:
+            data = os.read(fd, self.next)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            failed(exc)
+            data = b""
+        self.got(len(data))
+        return data

@@ -1,7 +1,7 @@
 """The sidecar's stdin: the host's requests, read as they come and handed to the line splitter.
 
 A pipe, socket or terminal is read when the event loop says it is readable (add_reader), in reads sized by
-system.ReadSize: asyncio's pipe transport asks for 256 KiB every time, which costs a mapping per request
+system.SizedReads: asyncio's pipe transport asks for 256 KiB every time, which costs a mapping per request
 line. A regular file or /dev/null cannot be polled (epoll refuses them), so those are read on a thread
 instead.
 
@@ -38,7 +38,7 @@ class StdinReader:
         self._splitter = splitter
         self._ended = ended
         self._loop = asyncio.get_running_loop()
-        self._read_size = system.ReadSize.of(fd, READ_BYTES)
+        self._reads = system.SizedReads.of(fd, READ_BYTES)
         self._polled = False  # read on the event loop, not on a thread
         self._reading = False  # the event loop watches fd
         self._at_end = False
@@ -115,19 +115,18 @@ class StdinReader:
             self._loop.remove_reader(self._fd)
 
     def _read_ready(self) -> None:
-        try:
-            data = os.read(self._fd, self._read_size.next)
-        except (BlockingIOError, InterruptedError):
+        data = self._reads.read(self._fd, self._failed)
+        if data is None:
             return
-        except OSError as exc:  # a socket reset by the host: as good as its end
-            log.warning("reading stdin failed: %s", exc)
-            data = b""
-        self._read_size.got(len(data))
         if data:
             self.received(data)
         else:
             self._stop_polling()
             self.reached_end()
+
+    @staticmethod
+    def _failed(exc: OSError) -> None:  # a socket reset by the host: as good as its end
+        log.warning("reading stdin failed: %s", exc)
 
     async def _read(self) -> None:
         if system.pollable(self._fd):
@@ -142,8 +141,8 @@ class StdinReader:
                 return
         while True:
             await self._resumed.wait()
-            data = await self._loop.run_in_executor(None, os.read, self._fd, self._read_size.next)
-            self._read_size.got(len(data))
+            data = await self._loop.run_in_executor(None, os.read, self._fd, self._reads.next)
+            self._reads.got(len(data))
             if not data:
                 break
             self.received(data)

@@ -1,8 +1,9 @@
-"""system.pipe_capacity, system.widen_pipe and system.ReadSize: reads of a pipe ask for little until a read
+"""system.pipe_capacity, system.widen_pipe and system.SizedReads: reads of a pipe ask for little until a read
 comes back full, and never for more than the pipe can hold where the system says how much that is."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 
@@ -40,7 +41,7 @@ def test_a_pipe_says_what_it_holds_and_other_descriptors_do_not(pipe, tmp_path):
 def test_reads_ask_for_the_pipes_capacity_only_after_a_full_read(pipe):
     read_end, write_end = pipe
     system.widen_pipe(write_end, 1024 * 1024)
-    size = system.ReadSize.of(read_end, 256 * 1024)
+    size = system.SizedReads.of(read_end, 256 * 1024)
     assert (size.next, size.most) == (SMALL_READ, 1024 * 1024)
     os.write(write_end, b"x" * (SMALL_READ + 1))
     size.got(len(os.read(read_end, size.next)))
@@ -52,7 +53,7 @@ def test_reads_ask_for_the_pipes_capacity_only_after_a_full_read(pipe):
 def test_a_descriptor_of_unknown_capacity_reads_up_to_the_most_given():
     left, right = socket.socketpair()
     with left, right:
-        size = system.ReadSize.of(left.fileno(), 256 * 1024)
+        size = system.SizedReads.of(left.fileno(), 256 * 1024)
         assert size.next == SMALL_READ
         size.got(SMALL_READ)
         assert size.next == 256 * 1024
@@ -68,5 +69,24 @@ def test_a_pipe_smaller_than_a_small_read_is_read_whole(pipe):
     system.widen_pipe(write_end, 4096)
     if system.pipe_capacity(read_end) != 4096:
         pytest.skip("this kernel would not shrink the pipe")
-    size = system.ReadSize.of(read_end, 256 * 1024)
+    size = system.SizedReads.of(read_end, 256 * 1024)
     assert (size.next, size.most) == (4096, 4096)
+
+
+def test_a_read_says_nothing_yet_then_the_bytes_then_the_end_and_a_failure_is_an_end():
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    reads = system.SizedReads(system.PIPE_BYTES)
+    failures: list[OSError] = []
+    try:
+        assert reads.read(read_end, failures.append) is None
+        os.write(write_end, b"line\n")
+        assert reads.read(read_end, failures.append) == b"line\n"
+        os.close(write_end)
+        assert reads.read(read_end, failures.append) == b""
+        assert failures == []
+    finally:
+        os.close(read_end)
+    not_open = 1 << 30  # above any open-file limit: EBADF
+    assert reads.read(not_open, failures.append) == b""  # reported, and read as the end
+    assert [failure.errno for failure in failures] == [errno.EBADF]
