@@ -47,7 +47,7 @@ from .posix import (  # noqa: E402
     take_terminal,
     widen_pipe,
 )
-from .read_size import SizedReads  # noqa: E402
+from .sized_reads import SizedReads  # noqa: E402
 
 __all__ = [
     "LINUX", "PIPE_BYTES", "SESSION_END_SIGNALS", "STOP_SIGNALS", "TERMINALS", "anonymous_file", "become_subreaper", "descendant_links", "fork", "leave_session",

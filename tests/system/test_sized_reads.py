@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from sidecar import system
-from sidecar.system.read_size import SMALL_READ
+from sidecar.system.sized_reads import SMALL_READ
 
 pytestmark = pytest.mark.timeout(30)
 
