@@ -95,6 +95,14 @@ def test_the_binary_is_named_for_tauri_externalbin(onefile_binary):
     assert (done.returncode, done.stdout.strip()) == (0, f"process-sidecar {__version__}")
 
 
+def test_the_binary_runs_the_sidecars_runtime_hook_for_inspect_not_pyinstallers(binary):
+    """PyInstaller's imports zipfile, pathlib and shutil before the sidecar's first line (build.py, hooks/)."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    hooks = sorted(name for name in CArchiveReader(str(binary)).toc if name.startswith("pyi_rth_"))
+    assert hooks == ["pyi_rth_sidecar_inspect"]
+
+
 def test_protocol_smoke_test(binary, start, tmp_path):
     sidecar = start(binary)
     info = sidecar.request("initialize", {"clientInfo": {"name": "test_bundle"}})
