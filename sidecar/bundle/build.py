@@ -124,9 +124,15 @@ def _protocol_dir() -> Path:
 HOOKS_DIR = Path(__file__).resolve().parent / "hooks"
 """PyInstaller hooks of our own (see hooks/rthooks.dat)."""
 
-EXCLUDED_MODULES = ("ssl", "_ssl", "_hashlib", "readline", "tkinter", "multiprocessing", "pkgutil")
+EXCLUDED_MODULES = (
+    "ssl", "_ssl", "_hashlib", "readline", "tkinter", "multiprocessing", "pkgutil",
+    "jsonschema", "jsonschema_specifications", "referencing", "rpds", "attr", "attrs", "http.server",
+)
 """Never imported by a session. Each found in the analysis costs more than its files: multiprocessing and
-pkgutil bring runtime hooks that import them, and what they import, before the sidecar's first line runs."""
+pkgutil bring runtime hooks that import them, and what they import, before the sidecar's first line runs.
+jsonschema and what it needs (referencing, rpds, attrs), and http.server, come with jsonrpcserver's modules
+`main` and `server`, which the sidecar never imports (wire/dispatch.py): 34 files and 1.4 MiB that a onefile
+binary unpacked at every start."""
 
 
 def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool, scope: Path | None = None) -> list[str]:
@@ -150,8 +156,9 @@ def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool, scope: 
         "--collect-submodules", "jsonrpcserver",
         "--collect-data", "jsonrpcserver",
         # Never imported by a session, though the analysis finds them: asyncio does without ssl, hashlib
-        # without OpenSSL's _hashlib, nothing runs a process pool. Leaving them (and libssl, libcrypto,
-        # libreadline) out makes the binary smaller and, since onefile unpacks everything at each start,
+        # without OpenSSL's _hashlib, nothing runs a process pool, jsonschema serves only jsonrpcserver's `main`.
+        # Leaving them (and libssl, libcrypto, libreadline, rpds) out makes the binary smaller and, since
+        # onefile unpacks everything at each start,
         # quicker to start; without multiprocessing and pkgutil, PyInstaller adds no runtime hooks for them.
         *[arg for module in EXCLUDED_MODULES for arg in ("--exclude-module", module)],
         # Our runtime hook for inspect in place of PyInstaller's, which imports zipfile, pathlib and shutil
