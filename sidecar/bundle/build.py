@@ -158,8 +158,8 @@ def pyinstaller_args(out: Path, work: Path, name: str, *, onefile: bool, scope: 
         # Never imported by a session, though the analysis finds them: asyncio does without ssl, hashlib
         # without OpenSSL's _hashlib, nothing runs a process pool, jsonschema serves only jsonrpcserver's `main`.
         # Leaving them (and libssl, libcrypto, libreadline, rpds) out makes the binary smaller and, since
-        # onefile unpacks everything at each start,
-        # quicker to start; without multiprocessing and pkgutil, PyInstaller adds no runtime hooks for them.
+        # onefile unpacks everything at each start, quicker to start; without multiprocessing and pkgutil,
+        # PyInstaller adds no runtime hooks for them.
         *[arg for module in EXCLUDED_MODULES for arg in ("--exclude-module", module)],
         # Our runtime hook for inspect in place of PyInstaller's, which imports zipfile, pathlib and shutil
         # before the sidecar's first line to serve inspect.getsourcefile, which the sidecar never calls.
