@@ -226,7 +226,8 @@ def build(out: Path, *, onefile: bool = True, work: Path | None = None, reuse: b
     if baked_scope is not None:
         baked_scope.parent.mkdir()
         baked_scope.write_bytes(scope_text)
-    log(f"building {result} with PyInstaller ({'onefile' if onefile else 'onedir'})")
+    log(f"building {result} with PyInstaller ({'onefile' if onefile else 'onedir'}); its warning that runtime hooks "
+        "for inspect are already defined is expected: they are the sidecar's own (sidecar/bundle/hooks)")
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "PyInstaller", *args], check=True)
     out.mkdir(parents=True, exist_ok=True)
